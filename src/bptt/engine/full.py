@@ -1,0 +1,156 @@
+"""Full BPTT over one segment: ``forward`` unrolls a cell, ``backward`` walks the steps in reverse.
+
+Truncated and checkpointed BPTT are built from these two calls: the gradient into the initial
+carry (``dcarry0``) and an incoming gradient on the final carry (``dcarry_T``) let segments be
+chained or cut.
+
+Example::
+
+    cell = LSTMCell()
+    params = cell.init_params(np.random.default_rng(0), input_size=4, hidden_size=6)
+    hs, carry_T, tape = forward(cell, params, xs)          # xs (T, B, 4)
+    grads, dxs, dcarry0 = backward(cell, params, tape, dhs)  # dhs = dL/dhs, (T, B, 6)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from bptt.cells.base import check_params
+from bptt.engine.validate import (
+    check_carry,
+    check_mask,
+    check_sequence,
+    zero_carry,
+)
+from bptt.types import Array, Cell, CellParams, Observer
+
+
+class Tape(NamedTuple):
+    """What the forward pass keeps for the backward pass.
+
+    Attributes:
+        xs: (T, B, D) inputs, in the parameters' dtype.
+        hs_ext: (T + 1, B, H) carried hidden states; hs_ext[t] is h_{t-1} for step t, so
+            ``hs_ext[:-1]`` is the stacked H_prev of the weight gradient, without a copy.
+        caches: T per-step caches from ``cell.step_forward``.
+        mask: (T, B) bool or None.
+    """
+
+    xs: Array
+    hs_ext: Array
+    caches: list[Any]
+    mask: np.ndarray | None
+
+
+def forward(
+    cell: Cell,
+    params: CellParams,
+    xs: Array,
+    carry0: Any = None,
+    mask: Any = None,
+) -> tuple[Array, Any, Tape]:
+    """Run ``cell`` over a sequence.
+
+    Args:
+        cell: any object following the Cell protocol (bptt.types.Cell).
+        params: the cell's parameters, e.g. LSTMParams(W_x (D, G*H), W_h (H, G*H), b (G*H,)).
+        xs: (T, B, D) float inputs; cast once to the parameters' dtype.
+        carry0: initial carry (fields (B, H)); zeros when None.
+        mask: optional (T, B) booleans. A False step leaves the carry unchanged, emits zeros
+            and receives no gradient, so a padded batch gives what each sequence gives alone.
+
+    Returns:
+        hs (T, B, H) outputs, the final carry, and the tape for ``backward``.
+
+    Raises:
+        TypeError, ValueError: bad shapes, dtypes, NaN/Inf, empty sequences or a mask that is
+            not (T, B) booleans, before any work is done.
+    """
+    D, H, dtype = check_params(cell, params)
+    xs = check_sequence(xs, D, dtype)
+    T, B, _ = xs.shape
+    mask = check_mask(mask, T, B)
+    if carry0 is None:
+        carry = zero_carry(cell, B, H, dtype)
+    else:
+        carry = check_carry(cell, carry0, B, H, dtype, name="carry0")
+
+    xp = cell.input_projection(params, xs)  # (T, B, G*H)
+    hs_ext = np.empty((T + 1, B, H), dtype=dtype)
+    hs_ext[0] = carry.h
+    caches = [None] * T
+    columns = None if mask is None else mask[:, :, None]  # (T, B, 1)
+    for t in range(T):
+        new_carry, caches[t] = cell.step_forward(params, xp[t], carry)
+        if columns is not None:
+            m = columns[t]
+            new_carry = type(carry)(
+                *(np.where(m, n, o) for n, o in zip(new_carry, carry, strict=True))
+            )
+        hs_ext[t + 1] = new_carry.h
+        carry = new_carry
+    hs = hs_ext[1:] if columns is None else np.where(columns, hs_ext[1:], 0).astype(dtype)
+    return hs, carry, Tape(xs, hs_ext, caches, mask)
+
+
+def backward(
+    cell: Cell,
+    params: CellParams,
+    tape: Tape,
+    dhs: Array | None = None,
+    dcarry_T: Any = None,
+    *,
+    observer: Observer | None = None,
+) -> tuple[CellParams, Array, Any]:
+    """Backpropagate through every step of the tape.
+
+    Args:
+        cell, params: as given to ``forward``.
+        tape: the tape ``forward`` returned.
+        dhs: (T, B, H) gradient of the loss with respect to the outputs hs, or None for zero.
+        dcarry_T: gradient with respect to the final carry (e.g. from the next segment), or None.
+        observer: optional ``observer(t, dcarry_t)``, called at each step with dL/dcarry_t, the
+            total gradient reaching the carry after step t (dL/dh_t, and dL/dc_t for LSTM).
+
+    Returns:
+        (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0).
+    """
+    xs, hs_ext, caches, mask = tape
+    T, B, _ = xs.shape
+    H = hs_ext.shape[-1]
+    dtype = hs_ext.dtype
+    if dhs is not None:
+        dhs = np.asarray(dhs)
+        if dhs.shape != (T, B, H):
+            raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
+        dhs = np.asarray(dhs, dtype=dtype)
+    if dcarry_T is None:
+        dcarry = zero_carry(cell, B, H, dtype)
+    else:
+        dcarry = check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
+
+    GH = cell.num_gates * H
+    dxp = np.empty((T, B, GH), dtype=dtype)
+    dhp = np.empty((T, B, GH), dtype=dtype) if cell.separate_hidden_grad else dxp
+    columns = None if mask is None else mask[:, :, None]  # (T, B, 1)
+    for t in range(T - 1, -1, -1):
+        if dhs is not None:
+            dh_out = dhs[t] if columns is None else np.where(columns[t], dhs[t], 0)
+            dcarry = dcarry._replace(h=dcarry.h + dh_out)
+        if observer is not None:
+            observer(t, dcarry)
+        if columns is None:
+            dcarry, dxp[t], dhp_t = cell.step_backward(params, caches[t], dcarry)
+        else:
+            m = columns[t]
+            d_in = type(dcarry)(*(np.where(m, d, 0) for d in dcarry))
+            d_prev, dxp[t], dhp_t = cell.step_backward(params, caches[t], d_in)
+            # A padded step passes its carry through unchanged, and so its gradient.
+            dcarry = type(dcarry)(*(np.where(m, p, d) for p, d in zip(d_prev, dcarry, strict=True)))
+        if cell.separate_hidden_grad:
+            dhp[t] = dhp_t
+    grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
+    return grads, dxs, dcarry

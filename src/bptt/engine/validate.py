@@ -1,0 +1,103 @@
+"""Input checks, run once where a sequence enters, never inside the per-step loop.
+
+Every message says what was wrong, what was expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bptt.types import Array
+
+
+def check_sequence(xs: Any, input_size: int, dtype: np.dtype, *, name: str = "xs") -> Array:
+    """Check a (T, B, D) float sequence; return it as a C-contiguous array of ``dtype``."""
+    xs = np.asarray(xs)
+    if xs.dtype.kind in "iub":
+        raise TypeError(
+            f"`{name}` has dtype {xs.dtype} but a float (T, B, D) sequence is expected. "
+            "Token ids go through an embedding: build Model(vocab_size=...) or one-hot encode."
+        )
+    if xs.dtype.kind != "f":
+        raise TypeError(f"`{name}` has dtype {xs.dtype}; expected float32 or float64.")
+    if xs.ndim != 3:
+        raise ValueError(
+            f"`{name}` must be time-major with shape (T, B, D), got shape {xs.shape}. "
+            "Add the missing axis (e.g. xs[:, None, :] for one sequence) or transpose "
+            "batch-first data with xs.transpose(1, 0, 2)."
+        )
+    T, B, D = xs.shape
+    if T == 0 or B == 0:
+        raise ValueError(
+            f"`{name}` is empty (T={T}, B={B}, shape={xs.shape}); need at least one step "
+            "and one sequence."
+        )
+    if input_size != D:
+        raise ValueError(
+            f"`{name}` has {D} features but the parameters expect D={input_size} "
+            f"({name}.shape={xs.shape}). Build the model with input_size={D}, or encode the "
+            "data with the model's vocabulary."
+        )
+    xs = np.ascontiguousarray(xs, dtype=dtype)
+    check_finite(xs, name)
+    return xs
+
+
+def check_finite(a: Array, name: str) -> None:
+    """Raise ValueError naming the first NaN or Inf entry of ``a``."""
+    if not np.isfinite(a).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(
+            f"`{name}` contains NaN or Inf (first at index {where}: {a[where]}). "
+            "Clean or impute the data before training."
+        )
+
+
+def check_mask(mask: Any, T: int, B: int) -> np.ndarray | None:
+    """Check a (T, B) mask of booleans (or 0/1 values); return it as bool, or None."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != (T, B):
+        raise ValueError(
+            f"`mask` has shape {mask.shape} but the sequence needs (T, B) = ({T}, {B}). "
+            "Build it time-major, one column per sequence."
+        )
+    if mask.dtype != np.bool_:
+        if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
+            bad = mask[~np.isin(mask, (0, 1))][:3] if mask.dtype.kind in "iuf" else mask.dtype
+            raise TypeError(
+                f"`mask` must hold booleans (True = a real step, False = padding), got "
+                f"dtype {mask.dtype} with values such as {bad}. Use lengths_to_mask(lengths, T)."
+            )
+        mask = mask.astype(bool)
+    return mask
+
+
+def check_carry(cell: Any, carry: Any, B: int, H: int, dtype: np.dtype, *, name: str) -> Any:
+    """Check a carry for ``cell``: the right NamedTuple of (B, H) arrays; cast to ``dtype``."""
+    carry_type = cell.carry_type
+    if not isinstance(carry, carry_type):
+        raise TypeError(
+            f"`{name}` is {type(carry).__name__} but the {cell.name} cell expects "
+            f"{carry_type.__name__}{carry_type._fields}."
+        )
+    fields = []
+    for field, value in zip(carry_type._fields, carry, strict=True):
+        value = np.asarray(value)
+        if value.shape != (B, H):
+            raise ValueError(
+                f"`{name}.{field}` has shape {value.shape}, expected (B, H) = ({B}, {H})."
+            )
+        value = np.asarray(value, dtype=dtype)
+        check_finite(value, f"{name}.{field}")
+        fields.append(value)
+    return carry_type(*fields)
+
+
+def zero_carry(cell: Any, batch_size: int, hidden_size: int, dtype: Any) -> Any:
+    """The all-zero carry of ``cell`` for a batch: every field (B, H)."""
+    shape = (batch_size, hidden_size)
+    return cell.carry_type(*(np.zeros(shape, dtype=dtype) for _ in cell.carry_type._fields))

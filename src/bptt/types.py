@@ -1,0 +1,79 @@
+"""Shared types: the Array alias, the shape letters, and the Cell protocol.
+
+Shape letters used in every docstring, comment and test:
+
+    T  time steps          B  batch            D  input features
+    H  hidden units        G  gate blocks (1 RNN, 3 GRU, 4 LSTM)
+    V  vocabulary size     O  output features
+
+Sequences are time-major: ``xs`` is (T, B, D), ``hs`` is (T, B, H).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.floating]
+"""A floating-point NumPy array (float32 for training, float64 for gradient checks)."""
+
+Params = dict[str, Array]
+"""A model's parameters: an ordered mapping from dotted names (``layers.0.W_x``) to arrays."""
+
+Carry = Any
+"""A cell's recurrent state: a NamedTuple of (B, H) arrays whose first field is ``h``."""
+
+CellParams = Any
+"""A cell's parameters: a NamedTuple of arrays (e.g. LSTMParams(W_x, W_h, b))."""
+
+Observer = Callable[[int, Any], None]
+"""Called by the backward pass as ``observer(t, dcarry_t)`` with dL/dcarry_t (dL/dh_t, dL/dc_t)."""
+
+
+class Cell(Protocol):
+    """One time step of a recurrent network, as pure functions over explicit values.
+
+    A cell keeps no state between calls: everything the backward step needs is in the
+    cache returned by the forward step. The BPTT engine depends only on this protocol.
+
+    Attributes:
+        name: short name ("rnn", "lstm", "gru").
+        num_gates: G, the number of (H,)-wide blocks in the projections.
+        params_type: the NamedTuple class of this cell's parameters.
+        carry_type: the NamedTuple class of this cell's carry; its first field is ``h``.
+        separate_hidden_grad: True when ``step_backward`` returns a ``dhp_t`` that differs from
+            ``dxp_t`` (GRU); False when both are the same array (RNN, LSTM).
+    """
+
+    name: str
+    num_gates: int
+    params_type: type
+    carry_type: type
+    separate_hidden_grad: bool
+
+    def init_params(
+        self, rng: np.random.Generator, input_size: int, hidden_size: int, *, dtype: Any = ...
+    ) -> CellParams: ...
+
+    def input_projection(self, params: CellParams, xs: Array) -> Array:
+        """xs (T, B, D) -> xp (T, B, G*H), one matrix product for all steps."""
+        ...
+
+    def step_forward(self, params: CellParams, xp_t: Array, carry: Carry) -> tuple[Carry, Any]:
+        """One step: (xp_t (B, G*H), carry) -> (new carry, cache_t)."""
+        ...
+
+    def step_backward(
+        self, params: CellParams, cache_t: Any, dcarry: Carry
+    ) -> tuple[Carry, Array, Array]:
+        """dL/dcarry_t -> (dL/dcarry_{t-1}, dxp_t (B, G*H), dhp_t (B, G*H))."""
+        ...
+
+    def weight_grads(
+        self, params: CellParams, xs: Array, hs_prev: Array, dxp: Array, dhp: Array
+    ) -> tuple[CellParams, Array]:
+        """Stacked products over all T*B rows -> (parameter gradients, dxs (T, B, D))."""
+        ...

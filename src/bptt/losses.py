@@ -1,0 +1,106 @@
+"""Losses, forward and backward together: each returns (loss, gradient of the loss).
+
+``softmax_cross_entropy`` uses a stable log-sum-exp and averages over the valid positions
+of a mask; ``mse`` averages over every valid element, like torch.nn.MSELoss(reduction="mean").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bptt.types import Array
+
+
+def _valid_weights(mask: Any, shape: tuple[int, ...], name: str) -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != shape or mask.dtype != np.bool_:
+        raise ValueError(
+            f"`mask` must be booleans of shape {shape} (one per {name} position), "
+            f"got dtype {mask.dtype} and shape {mask.shape}."
+        )
+    if not mask.any():
+        raise ValueError("`mask` selects no position: the mean loss is undefined.")
+    return mask
+
+
+def softmax_cross_entropy(
+    logits: Array, targets: Any, mask: Any = None
+) -> tuple[float, Array]:
+    """Mean cross-entropy (nats) of integer targets under softmax(logits), and dL/dlogits.
+
+    Args:
+        logits: (..., V) unnormalised scores, e.g. (T, B, V) or (B, V).
+        targets: (...) integer class ids in [0, V).
+        mask: optional (...) booleans; False positions add nothing and get zero gradient.
+
+    Returns:
+        (loss, dlogits) with dlogits shaped like ``logits``:
+        dlogits = (softmax(logits) - onehot(targets)) / N over the N valid positions.
+    """
+    logits = np.asarray(logits)
+    targets = np.asarray(targets)
+    V = logits.shape[-1]
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"`targets` has shape {targets.shape} but `logits` {logits.shape} needs "
+            f"{logits.shape[:-1]} (one class id per position)."
+        )
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"`targets` must be integer class ids, got dtype {targets.dtype}.")
+    if targets.size and (targets.min() < 0 or targets.max() >= V):
+        raise ValueError(
+            f"`targets` holds class ids in [{targets.min()}, {targets.max()}] but there are "
+            f"V={V} classes (valid ids 0..{V - 1})."
+        )
+    mask = _valid_weights(mask, targets.shape, "target")
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V), max entry 0
+    exp = np.exp(shifted)
+    sum_exp = exp.sum(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(sum_exp)
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (...)
+    dlogits = exp / sum_exp  # softmax
+    np.put_along_axis(
+        dlogits, targets[..., None], np.take_along_axis(dlogits, targets[..., None], -1) - 1, -1
+    )
+    if mask is None:
+        count = targets.size
+        loss = -picked.sum() / count
+    else:
+        count = int(mask.sum())
+        loss = -picked[mask].sum() / count
+        dlogits *= mask[..., None]
+    dlogits /= count
+    return float(loss), dlogits.astype(logits.dtype, copy=False)
+
+
+def mse(predictions: Array, targets: Any, mask: Any = None) -> tuple[float, Array]:
+    """Mean squared error over valid elements, and dL/dpredictions.
+
+    Args:
+        predictions: (..., O) model outputs.
+        targets: (..., O) values, same shape.
+        mask: optional booleans over the leading axes (...); False rows add nothing.
+
+    Returns:
+        (loss, dpredictions) with dpredictions = 2 (predictions - targets) / N over the N valid
+        elements.
+    """
+    predictions = np.asarray(predictions)
+    targets = np.asarray(targets, dtype=predictions.dtype)
+    if targets.shape != predictions.shape:
+        raise ValueError(
+            f"`targets` has shape {targets.shape} but `predictions` has {predictions.shape}."
+        )
+    mask = _valid_weights(mask, predictions.shape[:-1], "prediction")
+    diff = predictions - targets
+    if mask is None:
+        count = diff.size
+    else:
+        diff *= mask[..., None]
+        count = int(mask.sum()) * predictions.shape[-1]
+    loss = float(np.sum(diff * diff) / count)
+    return loss, (2.0 / count) * diff

@@ -1,0 +1,370 @@
+"""A recurrent model: optional embedding, stacked (bidirectional) cells, a Dense readout.
+
+Parameters are one ordered mapping of dotted names, walked by optimizers and checkpoints:
+
+    embedding.W            (V, E)        when vocab_size is set
+    layers.{l}.W_x         (D_l, G*H)    forward direction of layer l
+    layers.{l}.W_h         (H, G*H)
+    layers.{l}.b           (G*H,)
+    layers.{l}.b_hn        (H,)          GRU only
+    layers.{l}.reverse.*                 the backward direction of a bidirectional layer
+    readout.W              (H_out, O)    when output_size is set; H_out = H * directions
+    readout.b              (O,)
+
+Carries are a tuple with one carry per layer and direction, ordered like PyTorch's h_n:
+index ``l * directions + d``.
+
+Example::
+
+    model = Model(ModelConfig(cell="lstm", vocab_size=65, hidden_size=128, output_size=65))
+    params = model.init(np.random.default_rng(0))
+    logits, carries, cache = model.forward(params, ids)           # ids (T, B) ints
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    grads, dcarries0 = model.backward(params, cache, dlogits)[:2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from bptt.cells import CELL_NAMES, make_cell
+from bptt.engine import backward, forward
+from bptt.engine.full import Tape
+from bptt.engine.validate import check_mask, check_sequence
+from bptt.types import Array, Params
+
+READOUTS = ("all", "last", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a model's architecture.
+
+    Attributes:
+        cell: "rnn" (tanh), "relu", "irnn" (ReLU with identity init), "lstm" or "gru".
+        hidden_size: H, units per direction.
+        input_size: D for float inputs (T, B, D); ignored when ``vocab_size`` is set.
+        vocab_size: V; inputs are then (T, B) token ids looked up in an embedding.
+        embed_size: E, width of the embedding.
+        num_layers: stacked recurrent layers.
+        bidirectional: add a reverse-time direction to every layer (outputs concatenated).
+        dropout: inverted dropout on the outputs of every layer but the last, in training.
+        output_size: O of the Dense readout; None for no readout (the model returns hs).
+        readout: "all" (a prediction at every step, (T, B, O)) or "last" (one per sequence from
+            the final carries: the last valid step forward, the first valid step in reverse).
+        forget_bias: LSTM forget-gate bias at initialisation.
+    """
+
+    cell: str = "lstm"
+    hidden_size: int = 128
+    input_size: int | None = None
+    vocab_size: int | None = None
+    embed_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    output_size: int | None = None
+    readout: str = "all"
+    forget_bias: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_NAMES:
+            raise ValueError(
+                f"Unknown cell {self.cell!r}; expected one of {', '.join(CELL_NAMES)}."
+            )
+        for name in ("hidden_size", "num_layers", "embed_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if self.vocab_size is None and self.input_size is None:
+            raise ValueError(
+                "Set `input_size` (features per step) or `vocab_size` (token ids) in ModelConfig."
+            )
+        for name in ("input_size", "vocab_size", "output_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}.")
+        if self.readout not in READOUTS:
+            raise ValueError(f"`readout` must be one of {READOUTS}, got {self.readout!r}.")
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def layer_input_size(self) -> int:
+        return self.embed_size if self.vocab_size is not None else int(self.input_size)
+
+
+class ModelCache(NamedTuple):
+    """What ``Model.forward`` keeps for ``Model.backward``."""
+
+    inputs: Array  # (T, B) ids or (T, B, D) floats
+    mask: np.ndarray | None  # (T, B)
+    reverse_index: np.ndarray | None  # (T, B) time permutation of the reverse direction
+    tapes: list[Tape]  # one per layer and direction
+    dropout_masks: list[Array | None]  # one per layer: the scaled keep mask or None
+    top: Array  # (T, B, H_out) outputs of the last layer, or (B, H_out) features for "last"
+
+
+def reverse_index(mask: np.ndarray | None, T: int, B: int) -> np.ndarray:
+    """(T, B) indices that reverse each sequence's valid steps in time, padding left in place.
+
+    For a right-padded sequence of length L this maps t -> L - 1 - t for t < L, as
+    ``pack_padded_sequence`` does for PyTorch's reverse direction. The map is an involution.
+    """
+    index = np.tile(np.arange(T)[:, None], (1, B))  # (T, B)
+    if mask is None:
+        return index[::-1].copy()
+    for b in range(B):
+        valid = np.flatnonzero(mask[:, b])
+        index[valid, b] = valid[::-1]
+    return index
+
+
+def _gather_time(xs: Array, index: np.ndarray) -> Array:
+    """xs (T, B, F) reordered in time per column: out[t, b] = xs[index[t, b], b]."""
+    return np.take_along_axis(xs, index[:, :, None], axis=0)
+
+
+class Model:
+    """Pure functions over explicit parameters for the architecture in a ModelConfig."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.cell = make_cell(config.cell, forget_bias=config.forget_bias)
+
+    def layer_prefixes(self) -> list[str]:
+        """Parameter prefixes per layer and direction, in carry order."""
+        suffixes = ("", ".reverse")[: self.config.directions]
+        return [f"layers.{l}{s}" for l in range(self.config.num_layers) for s in suffixes]
+
+    def init(self, rng: np.random.Generator, *, dtype: Any = np.float32) -> Params:
+        """Fresh parameters: PyTorch's RNN initialisation (IRNN for "irnn"), N(0, 1) embedding,
+        U(-1/sqrt(H_out), 1/sqrt(H_out)) readout like torch.nn.Linear."""
+        cfg = self.config
+        params: Params = {}
+        if cfg.vocab_size is not None:
+            params["embedding.W"] = rng.standard_normal((cfg.vocab_size, cfg.embed_size)).astype(
+                dtype
+            )
+        H = cfg.hidden_size
+        for k, prefix in enumerate(self.layer_prefixes()):
+            layer = k // cfg.directions
+            D = cfg.layer_input_size if layer == 0 else H * cfg.directions
+            if cfg.cell == "irnn":
+                cell_params = self.cell.init_irnn(rng, D, H, dtype=dtype)
+            else:
+                cell_params = self.cell.init_params(rng, D, H, dtype=dtype)
+            for field, value in zip(cell_params._fields, cell_params, strict=True):
+                params[f"{prefix}.{field}"] = value
+        if cfg.output_size is not None:
+            H_out = H * cfg.directions
+            bound = 1.0 / np.sqrt(H_out)
+            params["readout.W"] = rng.uniform(-bound, bound, (H_out, cfg.output_size)).astype(dtype)
+            params["readout.b"] = rng.uniform(-bound, bound, cfg.output_size).astype(dtype)
+        return params
+
+    def cell_params(self, params: Params, prefix: str) -> Any:
+        """The cell's NamedTuple of parameters stored under ``prefix``."""
+        fields = self.cell.params_type._fields
+        missing = [f"{prefix}.{f}" for f in fields if f"{prefix}.{f}" not in params]
+        if missing:
+            raise ValueError(
+                f"`params` lack {missing} needed by a {self.config.cell} layer; were they made "
+                "by Model.init with the same ModelConfig?"
+            )
+        return self.cell.params_type(*(params[f"{prefix}.{f}"] for f in fields))
+
+    def _embed(self, params: Params, inputs: Any) -> tuple[Array, Array]:
+        """Check the inputs and return (layer-0 inputs (T, B, D), inputs as stored)."""
+        cfg = self.config
+        dtype = params[f"{self.layer_prefixes()[0]}.W_h"].dtype
+        if cfg.vocab_size is None:
+            xs = check_sequence(inputs, cfg.layer_input_size, dtype, name="inputs")
+            return xs, xs
+        ids = np.asarray(inputs)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(
+                f"`inputs` must be integer token ids of shape (T, B) for a model with "
+                f"vocab_size={cfg.vocab_size}, got dtype {ids.dtype}. Encode text with the "
+                "model's vocabulary."
+            )
+        if ids.ndim != 2 or 0 in ids.shape:
+            raise ValueError(
+                f"`inputs` must be token ids of shape (T, B) with T, B >= 1, got {ids.shape}."
+            )
+        if ids.min() < 0 or ids.max() >= cfg.vocab_size:
+            raise ValueError(
+                f"`inputs` holds token ids in [{ids.min()}, {ids.max()}] but the vocabulary "
+                f"has V={cfg.vocab_size} entries (valid ids 0..{cfg.vocab_size - 1}). "
+                "Encode the text with the vocabulary stored with the model."
+            )
+        return params["embedding.W"][ids], ids  # (T, B, E)
+
+    def forward(
+        self,
+        params: Params,
+        inputs: Any,
+        *,
+        mask: Any = None,
+        carries0: Any = None,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[Array, tuple[Any, ...], ModelCache]:
+        """Run the model.
+
+        Args:
+            params: as made by ``init``.
+            inputs: (T, B) token ids when ``vocab_size`` is set, else (T, B, D) floats.
+            mask: optional (T, B) booleans for variable lengths (True = real step).
+            carries0: optional initial carries, one per layer and direction; zeros when None.
+            train: apply dropout between layers (needs ``rng``).
+            rng: the generator that draws the dropout masks.
+
+        Returns:
+            (outputs, final carries, cache). outputs are logits (T, B, O) for readout "all",
+            (B, O) for "last", and the top layer's hs (T, B, H_out) without a readout.
+        """
+        cfg = self.config
+        xs, stored_inputs = self._embed(params, inputs)
+        T, B = xs.shape[:2]
+        mask = check_mask(mask, T, B)
+        prefixes = self.layer_prefixes()
+        if carries0 is not None and len(carries0) != len(prefixes):
+            raise ValueError(
+                f"`carries0` has {len(carries0)} carries; expected {len(prefixes)} "
+                f"(num_layers={cfg.num_layers} x directions={cfg.directions})."
+            )
+        rev = reverse_index(mask, T, B) if cfg.bidirectional else None
+        dropping = train and cfg.dropout > 0.0
+        if dropping and rng is None:
+            raise ValueError("`rng` is required for dropout in training mode (train=True).")
+        tapes: list[Tape] = []
+        carries: list[Any] = []
+        dropout_masks: list[Array | None] = []
+        for layer in range(cfg.num_layers):
+            outs = []
+            for d in range(cfg.directions):
+                k = layer * cfg.directions + d
+                p = self.cell_params(params, prefixes[k])
+                c0 = None if carries0 is None else carries0[k]
+                x_in = xs if d == 0 else _gather_time(xs, rev)
+                hs, carry, tape = forward(self.cell, p, x_in, c0, mask)
+                outs.append(hs if d == 0 else _gather_time(hs, rev))
+                tapes.append(tape)
+                carries.append(carry)
+            xs = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, H_out)
+            keep = None
+            if dropping and layer < cfg.num_layers - 1:
+                keep = (rng.random(xs.shape) >= cfg.dropout) / (1.0 - cfg.dropout)
+                keep = keep.astype(xs.dtype)
+                xs = xs * keep
+            dropout_masks.append(keep)
+        if cfg.readout == "last":
+            top_carries = carries[-cfg.directions :]
+            top = np.concatenate([c.h for c in top_carries], axis=-1)  # (B, H_out)
+        else:
+            top = xs  # (T, B, H_out)
+        if cfg.output_size is None or cfg.readout == "none":
+            outputs = top
+        else:
+            outputs = top @ params["readout.W"] + params["readout.b"]  # (..., O)
+        cache = ModelCache(stored_inputs, mask, rev, tapes, dropout_masks, top)
+        return outputs, tuple(carries), cache
+
+    def backward(
+        self,
+        params: Params,
+        cache: ModelCache,
+        doutputs: Array,
+        dcarries_T: Any = None,
+        *,
+        observer: Any = None,
+    ) -> tuple[Params, tuple[Any, ...], Array | None]:
+        """Backpropagate through the readout, every layer and direction, and the embedding.
+
+        Args:
+            params, cache: as given to and returned by ``forward``.
+            doutputs: gradient of the loss with respect to ``forward``'s outputs.
+            dcarries_T: optional gradients on the final carries (one per layer and direction).
+            observer: optional ``observer(k, t, dcarry_t)`` with k the layer-direction index.
+
+        Returns:
+            (grads with the keys of ``params``, dcarries0, dxs (T, B, D) for float inputs or
+            None for token ids).
+        """
+        cfg = self.config
+        prefixes = self.layer_prefixes()
+        grads: Params = {}
+        doutputs = np.asarray(doutputs, dtype=cache.top.dtype)
+        if cfg.output_size is not None and cfg.readout != "none":
+            H_out, O = params["readout.W"].shape
+            top2 = cache.top.reshape(-1, H_out)
+            dout2 = doutputs.reshape(-1, O)
+            grads["readout.W"] = top2.T @ dout2  # (H_out, O)
+            grads["readout.b"] = dout2.sum(axis=0)  # (O,)
+            dtop = doutputs @ params["readout.W"].T  # (..., H_out)
+        else:
+            dtop = doutputs
+        if dcarries_T is None:
+            dcarries = [None] * len(prefixes)
+        else:
+            if len(dcarries_T) != len(prefixes):
+                raise ValueError(
+                    f"`dcarries_T` has {len(dcarries_T)} entries; expected {len(prefixes)}."
+                )
+            dcarries = list(dcarries_T)
+        H = cfg.hidden_size
+        if cfg.readout == "last":
+            # The readout saw the top layer's final h: its gradient enters as dcarry_T.
+            for d in range(cfg.directions):
+                k = len(prefixes) - cfg.directions + d
+                dh = dtop[:, d * H : (d + 1) * H]
+                carry_type = self.cell.carry_type
+                base = dcarries[k]
+                if base is None:
+                    base = carry_type(*(np.zeros_like(dh) for _ in carry_type._fields))
+                dcarries[k] = base._replace(h=base.h + dh)
+            dx = None
+        else:
+            dx = dtop  # (T, B, H_out)
+        dcarries0: list[Any] = [None] * len(prefixes)
+        rev = cache.reverse_index
+        for layer in range(cfg.num_layers - 1, -1, -1):
+            keep = cache.dropout_masks[layer]
+            if dx is not None and keep is not None:
+                dx = dx * keep
+            dx_below = None
+            for d in range(cfg.directions):
+                k = layer * cfg.directions + d
+                dhs = None if dx is None else dx[..., d * H : (d + 1) * H]
+                if dhs is not None and d == 1:
+                    dhs = _gather_time(dhs, rev)
+                obs = None if observer is None else _bind_observer(observer, k)
+                p = self.cell_params(params, prefixes[k])
+                g, dxs, dcarries0[k] = backward(
+                    self.cell, p, cache.tapes[k], dhs, dcarries[k], observer=obs
+                )
+                if d == 1:
+                    dxs = _gather_time(dxs, rev)
+                dx_below = dxs if dx_below is None else dx_below + dxs
+                for field, value in zip(g._fields, g, strict=True):
+                    grads[f"{prefixes[k]}.{field}"] = value
+            dx = dx_below
+        dxs_out: Array | None = dx
+        if cfg.vocab_size is not None:
+            dW = np.zeros_like(params["embedding.W"])
+            np.add.at(dW, cache.inputs, dx)
+            grads["embedding.W"] = dW
+            dxs_out = None
+        return {name: grads[name] for name in params}, tuple(dcarries0), dxs_out
+
+
+def _bind_observer(observer: Any, k: int) -> Any:
+    return lambda t, dcarry: observer(k, t, dcarry)

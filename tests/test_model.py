@@ -1,0 +1,214 @@
+"""Model: stacked, bidirectional, masked, embedded and read-out gradients by finite differences."""
+
+import numpy as np
+import pytest
+
+from bptt.losses import mse, softmax_cross_entropy
+from bptt.model import Model, ModelConfig, reverse_index
+from bptt.testing import numerical_gradient, relative_error
+
+T, B, D, H = 5, 3, 4, 6
+CELLS = ["rnn", "relu", "lstm", "gru"]
+LENGTHS = np.array([5, 2, 4])
+
+
+def _mask():
+    return np.arange(T)[:, None] < LENGTHS[None, :]
+
+
+def _check_model(config, inputs, *, mask=None, seed=0, train=False):
+    """Finite differences for every parameter, the float inputs and every initial carry."""
+    rng = np.random.default_rng(seed)
+    model = Model(config)
+    params = model.init(rng, dtype=np.float64)
+    n = len(model.layer_prefixes())
+    fields = model.cell.carry_type._fields
+    carries0 = tuple(
+        model.cell.carry_type(*(0.5 * rng.standard_normal((B, H)) for _ in fields))
+        for _ in range(n)
+    )
+    out, carries, _ = model.forward(params, inputs, mask=mask, carries0=carries0)
+    w_out = rng.standard_normal(out.shape)
+    w_carry = [[rng.standard_normal((B, H)) for _ in fields] for _ in range(n)]
+
+    def loss():
+        o, cs, _ = model.forward(
+            params,
+            inputs,
+            mask=mask,
+            carries0=carries0,
+            train=train,
+            rng=np.random.default_rng(7),
+        )
+        total = np.sum(w_out * o)
+        for wc, c in zip(w_carry, cs, strict=True):
+            total += sum(np.sum(w * a) for w, a in zip(wc, c, strict=True))
+        return float(total)
+
+    out, carries, cache = model.forward(
+        params, inputs, mask=mask, carries0=carries0, train=train, rng=np.random.default_rng(7)
+    )
+    dcarries_T = [model.cell.carry_type(*wc) for wc in w_carry]
+    grads, dcarries0, dxs = model.backward(params, cache, w_out, dcarries_T)
+    errors = {}
+    for name, value in params.items():
+        errors[name] = relative_error(grads[name], numerical_gradient(loss, value))
+    for k, c0 in enumerate(carries0):
+        for f, value in zip(fields, c0, strict=True):
+            errors[f"carry0[{k}].{f}"] = relative_error(
+                getattr(dcarries0[k], f), numerical_gradient(loss, value)
+            )
+    if dxs is not None:
+        errors["inputs"] = relative_error(dxs, numerical_gradient(loss, inputs))
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, (worst, errors[worst])
+    assert set(grads) == set(params)
+
+
+def _float_inputs(seed=1):
+    return np.random.default_rng(seed).standard_normal((T, B, D))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_stacked_three_layers(cell):
+    _check_model(ModelConfig(cell=cell, input_size=D, hidden_size=H, num_layers=3), _float_inputs())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bidirectional(cell):
+    cfg = ModelConfig(cell=cell, input_size=D, hidden_size=H, bidirectional=True)
+    _check_model(cfg, _float_inputs())
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_masked_stacked_bidirectional_with_readout(cell):
+    cfg = ModelConfig(
+        cell=cell, input_size=D, hidden_size=H, num_layers=2, bidirectional=True, output_size=2
+    )
+    _check_model(cfg, _float_inputs(), mask=_mask())
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_last_step_readout_masked(bidirectional):
+    cfg = ModelConfig(
+        cell="lstm",
+        input_size=D,
+        hidden_size=H,
+        bidirectional=bidirectional,
+        output_size=3,
+        readout="last",
+    )
+    _check_model(cfg, _float_inputs(), mask=_mask())
+
+
+def test_embedding_and_dropout_in_training():
+    ids = np.random.default_rng(2).integers(0, 7, (T, B))
+    cfg = ModelConfig(
+        cell="gru",
+        vocab_size=7,
+        embed_size=5,
+        hidden_size=H,
+        num_layers=2,
+        dropout=0.3,
+        output_size=7,
+    )
+    _check_model(cfg, ids, train=True)
+
+
+def test_irnn_init_is_identity():
+    model = Model(ModelConfig(cell="irnn", input_size=D, hidden_size=H))
+    params = model.init(np.random.default_rng(0))
+    np.testing.assert_array_equal(params["layers.0.W_h"], np.eye(H, dtype=np.float32))
+    assert params["layers.0.W_x"].dtype == np.float32
+
+
+def test_parameter_names_are_ordered_and_complete():
+    cfg = ModelConfig(
+        cell="gru", vocab_size=9, hidden_size=H, num_layers=2, bidirectional=True, output_size=9
+    )
+    names = list(Model(cfg).init(np.random.default_rng(0)))
+    assert names[0] == "embedding.W" and names[-2:] == ["readout.W", "readout.b"]
+    assert names[1:5] == ["layers.0.W_x", "layers.0.W_h", "layers.0.b", "layers.0.b_hn"]
+    assert "layers.1.reverse.b_hn" in names
+
+
+def test_reverse_index_reverses_valid_steps_only():
+    idx = reverse_index(_mask(), T, B)
+    np.testing.assert_array_equal(idx[:, 1], [1, 0, 2, 3, 4])
+    np.testing.assert_array_equal(idx[:, 0], [4, 3, 2, 1, 0])
+
+
+@pytest.mark.parametrize("readout", ["all", "last"])
+def test_padded_batch_equals_each_sequence_alone(readout):
+    rng = np.random.default_rng(3)
+    cfg = ModelConfig(
+        cell="lstm",
+        input_size=D,
+        hidden_size=H,
+        num_layers=2,
+        bidirectional=True,
+        output_size=2,
+        readout=readout,
+    )
+    model = Model(cfg)
+    params = model.init(rng, dtype=np.float64)
+    xs = rng.standard_normal((T, B, D))
+    mask = _mask()
+    out, _, _ = model.forward(params, xs, mask=mask)
+    for b, length in enumerate(LENGTHS):
+        alone, _, _ = model.forward(params, xs[:length, b : b + 1])
+        if readout == "all":
+            np.testing.assert_allclose(out[:length, b], alone[:, 0], rtol=1e-12, atol=1e-14)
+        else:
+            np.testing.assert_allclose(out[b], alone[0], rtol=1e-12, atol=1e-14)
+
+
+def test_float32_stays_float32():
+    model = Model(ModelConfig(cell="lstm", vocab_size=5, hidden_size=H, output_size=5))
+    params = model.init(np.random.default_rng(0))
+    ids = np.random.default_rng(1).integers(0, 5, (T, B))
+    logits, carries, cache = model.forward(params, ids)
+    assert logits.dtype == np.float32 and carries[0].c.dtype == np.float32
+    loss, dlogits = softmax_cross_entropy(logits, ids)
+    grads = model.backward(params, cache, dlogits)[0]
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_losses_reject_bad_targets():
+    with pytest.raises(ValueError, match=r"class ids in \[0, 9\] but there are V=4"):
+        softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 9]))
+    with pytest.raises(ValueError, match="shape"):
+        mse(np.zeros((2, 1)), np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error", "match"),
+    [
+        (np.full((T, B), 9), ValueError, r"token ids in \[9, 9\] but the vocabulary has V=7"),
+        (np.full((T, B), -1), ValueError, "valid ids 0..6"),
+        (np.zeros((T, B)), TypeError, "must be integer token ids"),
+        (np.zeros((T,), dtype=int), ValueError, r"shape \(T, B\)"),
+        (np.zeros((0, B), dtype=int), ValueError, r"T, B >= 1"),
+    ],
+)
+def test_bad_token_ids(inputs, error, match):
+    model = Model(ModelConfig(cell="lstm", vocab_size=7, hidden_size=H))
+    params = model.init(np.random.default_rng(0))
+    with pytest.raises(error, match=match):
+        model.forward(params, inputs)
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="Unknown cell 'lstn'"):
+        ModelConfig(cell="lstn", input_size=3)
+    with pytest.raises(ValueError, match="Set `input_size`"):
+        ModelConfig(cell="lstm")
+    with pytest.raises(ValueError, match=r"`dropout` must be in \[0, 1\)"):
+        ModelConfig(input_size=3, dropout=1.0)
+
+
+def test_wrong_number_of_carries():
+    model = Model(ModelConfig(cell="gru", input_size=D, hidden_size=H, num_layers=2))
+    params = model.init(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="`carries0` has 1 carries; expected 2"):
+        model.forward(params, _float_inputs(), carries0=(None,))

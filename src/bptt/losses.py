@@ -27,9 +27,7 @@ def _valid_weights(mask: Any, shape: tuple[int, ...], name: str) -> np.ndarray |
     return mask
 
 
-def softmax_cross_entropy(
-    logits: Array, targets: Any, mask: Any = None
-) -> tuple[float, Array]:
+def softmax_cross_entropy(logits: Array, targets: Any, mask: Any = None) -> tuple[float, Array]:
     """Mean cross-entropy (nats) of integer targets under softmax(logits), and dL/dlogits.
 
     Args:

@@ -142,7 +142,7 @@ class Model:
     def layer_prefixes(self) -> list[str]:
         """Parameter prefixes per layer and direction, in carry order."""
         suffixes = ("", ".reverse")[: self.config.directions]
-        return [f"layers.{l}{s}" for l in range(self.config.num_layers) for s in suffixes]
+        return [f"layers.{n}{s}" for n in range(self.config.num_layers) for s in suffixes]
 
     def init(self, rng: np.random.Generator, *, dtype: Any = np.float32) -> Params:
         """Fresh parameters: PyTorch's RNN initialisation (IRNN for "irnn"), N(0, 1) embedding,
@@ -213,6 +213,7 @@ class Model:
         inputs: Any,
         *,
         mask: Any = None,
+        resets: Any = None,
         carries0: Any = None,
         train: bool = False,
         rng: np.random.Generator | None = None,
@@ -223,6 +224,8 @@ class Model:
             params: as made by ``init``.
             inputs: (T, B) token ids when ``vocab_size`` is set, else (T, B, D) floats.
             mask: optional (T, B) booleans for variable lengths (True = real step).
+            resets: optional (T, B) booleans: zero every layer's carry of that sequence before
+                step t (a document boundary in a stream). Unidirectional models only.
             carries0: optional initial carries, one per layer and direction; zeros when None.
             train: apply dropout between layers (needs ``rng``).
             rng: the generator that draws the dropout masks.
@@ -235,6 +238,11 @@ class Model:
         xs, stored_inputs = self._embed(params, inputs)
         T, B = xs.shape[:2]
         mask = check_mask(mask, T, B)
+        if resets is not None and cfg.bidirectional:
+            raise ValueError(
+                "`resets` (state carried across stream windows) needs a unidirectional model; "
+                "a bidirectional layer reads each sequence whole. Set bidirectional=False."
+            )
         prefixes = self.layer_prefixes()
         if carries0 is not None and len(carries0) != len(prefixes):
             raise ValueError(
@@ -255,7 +263,7 @@ class Model:
                 p = self.cell_params(params, prefixes[k])
                 c0 = None if carries0 is None else carries0[k]
                 x_in = xs if d == 0 else _gather_time(xs, rev)
-                hs, carry, tape = forward(self.cell, p, x_in, c0, mask)
+                hs, carry, tape = forward(self.cell, p, x_in, c0, mask, resets)
                 outs.append(hs if d == 0 else _gather_time(hs, rev))
                 tapes.append(tape)
                 carries.append(carry)
@@ -304,9 +312,9 @@ class Model:
         grads: Params = {}
         doutputs = np.asarray(doutputs, dtype=cache.top.dtype)
         if cfg.output_size is not None and cfg.readout != "none":
-            H_out, O = params["readout.W"].shape
+            H_out, n_out = params["readout.W"].shape
             top2 = cache.top.reshape(-1, H_out)
-            dout2 = doutputs.reshape(-1, O)
+            dout2 = doutputs.reshape(-1, n_out)
             grads["readout.W"] = top2.T @ dout2  # (H_out, O)
             grads["readout.b"] = dout2.sum(axis=0)  # (O,)
             dtop = doutputs @ params["readout.W"].T  # (..., H_out)

@@ -37,12 +37,14 @@ class Tape(NamedTuple):
             ``hs_ext[:-1]`` is the stacked H_prev of the weight gradient, without a copy.
         caches: T per-step caches from ``cell.step_forward``.
         mask: (T, B) bool or None.
+        resets: (T, B) bool or None.
     """
 
     xs: Array
     hs_ext: Array
     caches: list[Any]
     mask: np.ndarray | None
+    resets: np.ndarray | None
 
 
 def forward(
@@ -51,6 +53,7 @@ def forward(
     xs: Array,
     carry0: Any = None,
     mask: Any = None,
+    resets: Any = None,
 ) -> tuple[Array, Any, Tape]:
     """Run ``cell`` over a sequence.
 
@@ -61,6 +64,8 @@ def forward(
         carry0: initial carry (fields (B, H)); zeros when None.
         mask: optional (T, B) booleans. A False step leaves the carry unchanged, emits zeros
             and receives no gradient, so a padded batch gives what each sequence gives alone.
+        resets: optional (T, B) booleans. True zeroes that sequence's carry before step t (a
+            new document starts in a stream); no gradient crosses the reset.
 
     Returns:
         hs (T, B, H) outputs, the final carry, and the tape for ``backward``.
@@ -73,6 +78,9 @@ def forward(
     xs = check_sequence(xs, D, dtype)
     T, B, _ = xs.shape
     mask = check_mask(mask, T, B)
+    resets = check_mask(resets, T, B, name="resets")
+    if resets is not None and not resets.any():
+        resets = None
     if carry0 is None:
         carry = zero_carry(cell, B, H, dtype)
     else:
@@ -81,9 +89,14 @@ def forward(
     xp = cell.input_projection(params, xs)  # (T, B, G*H)
     hs_ext = np.empty((T + 1, B, H), dtype=dtype)
     hs_ext[0] = carry.h
+    # With resets, hs_ext holds the carry after the reset, so the outputs need their own array.
+    hs_out = None if resets is None else np.empty((T, B, H), dtype=dtype)
     caches = [None] * T
     columns = None if mask is None else mask[:, :, None]  # (T, B, 1)
     for t in range(T):
+        if resets is not None and resets[t].any():
+            carry = _zero_rows(carry, resets[t])
+            hs_ext[t] = carry.h
         new_carry, caches[t] = cell.step_forward(params, xp[t], carry)
         if columns is not None:
             m = columns[t]
@@ -91,9 +104,19 @@ def forward(
                 *(np.where(m, n, o) for n, o in zip(new_carry, carry, strict=True))
             )
         hs_ext[t + 1] = new_carry.h
+        if hs_out is not None:
+            hs_out[t] = new_carry.h
         carry = new_carry
-    hs = hs_ext[1:] if columns is None else np.where(columns, hs_ext[1:], 0).astype(dtype)
-    return hs, carry, Tape(xs, hs_ext, caches, mask)
+    hs = hs_ext[1:] if hs_out is None else hs_out
+    if columns is not None:
+        hs = np.where(columns, hs, 0).astype(dtype)
+    return hs, carry, Tape(xs, hs_ext, caches, mask, resets)
+
+
+def _zero_rows(carry: Any, rows: np.ndarray) -> Any:
+    """The carry with the sequences selected by ``rows`` (B,) set to zero."""
+    keep = ~rows[:, None]  # (B, 1)
+    return type(carry)(*(a * keep for a in carry))
 
 
 def backward(
@@ -118,7 +141,7 @@ def backward(
     Returns:
         (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0).
     """
-    xs, hs_ext, caches, mask = tape
+    xs, hs_ext, caches, mask, resets = tape
     T, B, _ = xs.shape
     H = hs_ext.shape[-1]
     dtype = hs_ext.dtype
@@ -152,5 +175,7 @@ def backward(
             dcarry = type(dcarry)(*(np.where(m, p, d) for p, d in zip(d_prev, dcarry, strict=True)))
         if cell.separate_hidden_grad:
             dhp[t] = dhp_t
+        if resets is not None and resets[t].any():
+            dcarry = _zero_rows(dcarry, resets[t])  # the gradient stops at a reset
     grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
     return grads, dxs, dcarry

@@ -55,22 +55,23 @@ def check_finite(a: Array, name: str) -> None:
         )
 
 
-def check_mask(mask: Any, T: int, B: int) -> np.ndarray | None:
-    """Check a (T, B) mask of booleans (or 0/1 values); return it as bool, or None."""
+def check_mask(mask: Any, T: int, B: int, *, name: str = "mask") -> np.ndarray | None:
+    """Check a (T, B) array of booleans (or 0/1 values); return it as bool, or None."""
     if mask is None:
         return None
     mask = np.asarray(mask)
     if mask.shape != (T, B):
         raise ValueError(
-            f"`mask` has shape {mask.shape} but the sequence needs (T, B) = ({T}, {B}). "
+            f"`{name}` has shape {mask.shape} but the sequence needs (T, B) = ({T}, {B}). "
             "Build it time-major, one column per sequence."
         )
     if mask.dtype != np.bool_:
         if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
             bad = mask[~np.isin(mask, (0, 1))][:3] if mask.dtype.kind in "iuf" else mask.dtype
             raise TypeError(
-                f"`mask` must hold booleans (True = a real step, False = padding), got "
-                f"dtype {mask.dtype} with values such as {bad}. Use lengths_to_mask(lengths, T)."
+                f"`{name}` must hold booleans (True or False per step and sequence), got "
+                f"dtype {mask.dtype} with values such as {bad}. For variable lengths use "
+                "bptt.data.lengths_to_mask(lengths, T)."
             )
         mask = mask.astype(bool)
     return mask

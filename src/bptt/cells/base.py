@@ -55,7 +55,13 @@ def check_params(cell: Any, params: Any) -> tuple[int, int, np.dtype]:
             f"`params` are {type(params).__name__} but the {cell.name} cell expects "
             f"{cell.params_type.__name__}. Initialise them with the same cell's init_params."
         )
-    dtypes = {np.asarray(a).dtype for a in params}
+    for field, value in zip(params._fields, params, strict=True):
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"`params.{field}` is {type(value).__name__}; expected a NumPy array. "
+                "Build the parameters with the cell's init_params."
+            )
+    dtypes = {a.dtype for a in params}
     if len(dtypes) != 1 or next(iter(dtypes)) not in FLOAT_DTYPES:
         raise TypeError(
             f"`params` must all be float32 or all float64, got dtypes "
@@ -74,6 +80,9 @@ def check_params(cell: Any, params: Any) -> tuple[int, int, np.dtype]:
         )
     if b.shape != (G * H,):
         raise ValueError(f"`params.b` has shape {b.shape}, expected ({G * H},).")
+    b_hn = getattr(params, "b_hn", None)
+    if b_hn is not None and b_hn.shape != (H,):
+        raise ValueError(f"`params.b_hn` has shape {b_hn.shape}, expected ({H},) = (H,).")
     return W_x.shape[0], H, next(iter(dtypes))
 
 

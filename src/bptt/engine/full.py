@@ -21,7 +21,9 @@ import numpy as np
 from bptt.cells.base import check_params
 from bptt.engine.validate import (
     check_carry,
+    check_finite,
     check_mask,
+    check_representable,
     check_sequence,
     zero_carry,
 )
@@ -141,14 +143,25 @@ def backward(
     Returns:
         (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0).
     """
+    if not isinstance(tape, Tape):
+        raise TypeError(f"`tape` is {type(tape).__name__}; pass the Tape that forward returned.")
     xs, hs_ext, caches, mask, resets = tape
-    T, B, _ = xs.shape
-    H = hs_ext.shape[-1]
-    dtype = hs_ext.dtype
+    T, B, D_tape = xs.shape
+    H_tape = hs_ext.shape[-1]
+    D, H, dtype = check_params(cell, params)
+    if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
+        raise ValueError(
+            f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
+            f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
+        )
     if dhs is not None:
         dhs = np.asarray(dhs)
+        if dhs.dtype.kind not in "iuf":
+            raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
         if dhs.shape != (T, B, H):
             raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
+        check_finite(dhs, "dhs")
+        check_representable(dhs, dtype, "dhs")
         dhs = np.asarray(dhs, dtype=dtype)
     if dcarry_T is None:
         dcarry = zero_carry(cell, B, H, dtype)

@@ -40,9 +40,19 @@ def check_sequence(xs: Any, input_size: int, dtype: np.dtype, *, name: str = "xs
             f"({name}.shape={xs.shape}). Build the model with input_size={D}, or encode the "
             "data with the model's vocabulary."
         )
-    xs = np.ascontiguousarray(xs, dtype=dtype)
     check_finite(xs, name)
-    return xs
+    check_representable(xs, dtype, name)
+    return np.ascontiguousarray(xs, dtype=dtype)
+
+
+def check_representable(a: Array, dtype: np.dtype, name: str) -> None:
+    """Raise ValueError when casting ``a`` to ``dtype`` would overflow to Inf."""
+    limit = np.finfo(dtype).max
+    if a.dtype.itemsize > np.dtype(dtype).itemsize and np.abs(a).max(initial=0) > limit:
+        raise ValueError(
+            f"`{name}` holds values up to {np.abs(a).max():.3g}, beyond {np.dtype(dtype)}'s "
+            f"range ({limit:.3g}) of the parameters. Rescale the data or use float64 parameters."
+        )
 
 
 def check_finite(a: Array, name: str) -> None:
@@ -67,7 +77,7 @@ def check_mask(mask: Any, T: int, B: int, *, name: str = "mask") -> np.ndarray |
         )
     if mask.dtype != np.bool_:
         if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
-            bad = mask[~np.isin(mask, (0, 1))][:3] if mask.dtype.kind in "iuf" else mask.dtype
+            bad = mask[~np.isin(mask, (0, 1))][:3] if mask.dtype.kind in "iuf" else mask.flat[:3]
             raise TypeError(
                 f"`{name}` must hold booleans (True or False per step and sequence), got "
                 f"dtype {mask.dtype} with values such as {bad}. For variable lengths use "
@@ -88,12 +98,15 @@ def check_carry(cell: Any, carry: Any, B: int, H: int, dtype: np.dtype, *, name:
     fields = []
     for field, value in zip(carry_type._fields, carry, strict=True):
         value = np.asarray(value)
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"`{name}.{field}` has dtype {value.dtype}; expected floats.")
         if value.shape != (B, H):
             raise ValueError(
                 f"`{name}.{field}` has shape {value.shape}, expected (B, H) = ({B}, {H})."
             )
-        value = np.asarray(value, dtype=dtype)
         check_finite(value, f"{name}.{field}")
+        check_representable(value, dtype, f"{name}.{field}")
+        value = np.asarray(value, dtype=dtype)
         fields.append(value)
     return carry_type(*fields)
 

@@ -109,8 +109,13 @@ def window_gradients(
     for a, b in bounds:
         part = batch.slice(a, b)
         out, carries, cache = model.forward(
-            params, part.inputs, mask=part.mask, resets=part.resets, carries0=carries,
-            train=train, rng=rng,
+            params,
+            part.inputs,
+            mask=part.mask,
+            resets=part.resets,
+            carries0=carries,
+            train=train,
+            rng=rng,
         )
         outputs.append(out)
         caches.append(cache)

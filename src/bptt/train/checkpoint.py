@@ -1,0 +1,189 @@
+"""Checkpoints: one ``.npz`` file holding arrays and a JSON header, written atomically.
+
+A checkpoint holds everything needed to resume bit for bit: parameters, optimizer state, step,
+RNG state, data cursor, the carried hidden state, the vocabulary, the resolved config and a
+format version. Arrays are stored under ``params/<name>``, ``opt/<i>`` (the optimizer state's
+leaves in order) and ``carries/<k>/<field>``; the JSON header is the 0-d unicode array ``meta``.
+Nothing is pickled: files are read with ``allow_pickle=False``.
+
+Writes go to a temporary file in the same directory, are flushed to disk, then moved into
+place with ``os.replace`` ("pre-emption safe by writing to temporary before a final rename",
+as flax's save_checkpoint says), so an interrupted run never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^ckpt-(\d{8})\.npz$")
+
+
+class Checkpoint(NamedTuple):
+    """A loaded checkpoint.
+
+    Attributes:
+        params: {name: array}.
+        opt_leaves: the optimizer state's array leaves, in ``flatten`` order.
+        carries: per layer-direction, {field: (B, H) array}; None when no state is carried.
+        meta: the JSON header (step, cursor, rng_state, config, vocab, format_version, ...).
+        path: where it was read from.
+    """
+
+    params: dict[str, np.ndarray]
+    opt_leaves: list[np.ndarray]
+    carries: list[dict[str, np.ndarray]] | None
+    meta: dict[str, Any]
+    path: Path
+
+
+def flatten(tree: Any) -> list[Any]:
+    """The leaves of nested tuples, NamedTuples, lists and dicts, depth first, in order."""
+    if isinstance(tree, dict):
+        return [leaf for value in tree.values() for leaf in flatten(value)]
+    if isinstance(tree, tuple | list):
+        return [leaf for value in tree for leaf in flatten(value)]
+    return [tree]
+
+
+def unflatten(template: Any, leaves: list[Any]) -> Any:
+    """Rebuild ``template``'s structure with ``leaves`` (the inverse of ``flatten``)."""
+    it = iter(leaves)
+
+    def build(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: build(value) for key, value in node.items()}
+        if isinstance(node, tuple) and hasattr(node, "_fields"):
+            return type(node)(*(build(value) for value in node))
+        if isinstance(node, tuple | list):
+            return type(node)(build(value) for value in node)
+        leaf = next(it)
+        if isinstance(node, np.ndarray):
+            return np.asarray(leaf, dtype=node.dtype).reshape(node.shape)
+        return type(node)(np.asarray(leaf).item())
+
+    rebuilt = build(template)
+    if next(it, None) is not None:
+        raise ValueError("the checkpoint holds more optimizer state than this optimizer has.")
+    return rebuilt
+
+
+def checkpoint_path(directory: Path, step: int) -> Path:
+    return Path(directory) / f"ckpt-{step:08d}.npz"
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Checkpoint files in ``directory``, oldest step first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if _NAME.match(p.name))
+
+
+def save_checkpoint(
+    directory: Path,
+    *,
+    params: dict[str, np.ndarray],
+    opt_state: Any,
+    carries: Any,
+    meta: dict[str, Any],
+    keep: int = 3,
+) -> Path:
+    """Write ``ckpt-<step>.npz`` atomically into ``directory`` and keep the newest ``keep``.
+
+    Args:
+        directory: the checkpoint directory (created if missing).
+        params: model parameters.
+        opt_state: the optimizer state (any nesting of NamedTuples, dicts, arrays, scalars).
+        carries: tuple of carries (NamedTuples of (B, H) arrays) or None.
+        meta: JSON-serialisable header; must hold "step".
+        keep: how many checkpoints to keep; older ones are deleted after the new one is in place.
+
+    Returns:
+        The path written.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {f"params/{k}": np.asarray(v) for k, v in params.items()}
+    for i, leaf in enumerate(flatten(opt_state)):
+        arrays[f"opt/{i:05d}"] = np.asarray(leaf)
+    if carries is not None:
+        for k, carry in enumerate(carries):
+            for field, value in zip(carry._fields, carry, strict=True):
+                arrays[f"carries/{k}/{field}"] = np.asarray(value)
+    header = {**meta, "format_version": FORMAT_VERSION}
+    arrays["meta"] = np.array(json.dumps(header))
+    target = checkpoint_path(directory, int(meta["step"]))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    for old in list_checkpoints(directory)[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or the newest one in a run directory (or its ``checkpoints/``)."""
+    path = Path(path)
+    if path.is_dir():
+        found = list_checkpoints(path) or list_checkpoints(path / "checkpoints")
+        if not found:
+            raise FileNotFoundError(
+                f"No checkpoint (ckpt-NNNNNNNN.npz) in {path}. Pass a checkpoint file or the "
+                "output directory of a `bptt train` run."
+            )
+        return found[-1]
+    if not path.exists():
+        raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    Raises:
+        FileNotFoundError: no such file or no checkpoint in the directory.
+        ValueError: a truncated or corrupted file, or one from a newer format version.
+    """
+    path = resolve_checkpoint(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
+        raise ValueError(
+            f"Checkpoint {path} is truncated or corrupted ({type(error).__name__}: {error}). "
+            "Resume from an earlier checkpoint in the same directory."
+        ) from None
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"Checkpoint {path} has format version {version!r}; this bptt reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade bptt (pip install -U bptt) to read it."
+        )
+    params = {k[len("params/") :]: v for k, v in arrays.items() if k.startswith("params/")}
+    opt_leaves = [arrays[k] for k in sorted(k for k in arrays if k.startswith("opt/"))]
+    carry_keys = [k for k in arrays if k.startswith("carries/")]
+    carries = None
+    if carry_keys:
+        count = 1 + max(int(k.split("/")[1]) for k in carry_keys)
+        carries = [{} for _ in range(count)]
+        for key in carry_keys:
+            _, k, field = key.split("/")
+            carries[int(k)][field] = arrays[key]
+    return Checkpoint(params, opt_leaves, carries, meta, path)

@@ -1,0 +1,195 @@
+"""Training configuration in layers: dataclass defaults, then a TOML file, then overrides.
+
+The resolved config is printed at the start of a run and saved in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bptt.cells import CELL_NAMES
+from bptt.optim import OPTIMIZERS
+from bptt.train.tasks import SEQUENCE_TASKS, TASKS
+
+# Fields that fix the model or the data: a resumed run must not change them.
+ARCHITECTURE_FIELDS = (
+    "task",
+    "text",
+    "cell",
+    "hidden_size",
+    "num_layers",
+    "embed_size",
+    "dropout",
+    "forget_bias",
+    "seq_len",
+    "batch_size",
+    "k1",
+    "k2",
+    "seed",
+    "optimizer",
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run; the defaults train a char-level LSTM on Shakespeare.
+
+    Attributes:
+        task: "shakespeare", "text" (with ``text``), "adding", "copy" or "temporal".
+        text: path of a UTF-8 file for task "text".
+        cell, hidden_size, num_layers, embed_size, dropout, forget_bias: the model.
+        seq_len: T of synthetic tasks (copy: the blank span; temporal: lengths x seq_len/100).
+        batch_size: B, streams (text) or sequences per batch.
+        k1, k2: BPTT(k1, k2): an update every k1 steps, backpropagating k2 steps (k1 <= k2).
+            0 for both means full BPTT over each sequence (synthetic tasks only).
+        steps: number of parameter updates.
+        optimizer, learning_rate, clip: optimizer name, step size, global-norm clip (0: off).
+        seed: seeds parameters, data order and dropout.
+        eval_every, log_every, checkpoint_every: in updates.
+        eval_sequences: size of the fixed evaluation set of synthetic tasks.
+        eval_window: window length when evaluating text (the state is carried across).
+        keep_checkpoints: how many checkpoints to keep.
+        patience: stop after this many evaluations without improvement (0: never).
+        max_nonfinite: stop after this many non-finite updates in a row.
+        sample_length, temperature: the sample printed at the end (text tasks).
+        out: output directory (checkpoints, metrics.jsonl).
+    """
+
+    task: str = "shakespeare"
+    text: str | None = None
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    embed_size: int = 64
+    dropout: float = 0.0
+    forget_bias: float = 1.0
+    seq_len: int = 100
+    batch_size: int = 32
+    k1: int = 50
+    k2: int = 50
+    steps: int = 1500
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    clip: float = 5.0
+    seed: int = 0
+    eval_every: int = 250
+    log_every: int = 25
+    checkpoint_every: int = 500
+    eval_sequences: int = 1000
+    eval_window: int = 100
+    keep_checkpoints: int = 3
+    patience: int = 0
+    max_nonfinite: int = 5
+    sample_length: int = 300
+    temperature: float = 0.8
+    out: str = "runs/latest"
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+    @property
+    def full_bptt(self) -> bool:
+        return self.k1 == 0 and self.k2 == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _positive(config: TrainConfig, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+
+
+def check_config(c: TrainConfig) -> None:
+    """Every check that can be made before any data is read."""
+    if c.task not in TASKS:
+        raise ValueError(f"Unknown task {c.task!r}; expected one of {', '.join(TASKS)}.")
+    if c.task == "text" and not c.text:
+        raise ValueError("Task 'text' needs a file: pass --text PATH (a UTF-8 text file).")
+    if c.cell not in CELL_NAMES:
+        raise ValueError(f"Unknown cell {c.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
+    if c.optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"Unknown optimizer {c.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}."
+        )
+    _positive(c, "hidden_size", "num_layers", "embed_size", "seq_len", "batch_size", "steps")
+    _positive(c, "eval_every", "log_every", "checkpoint_every", "eval_sequences", "eval_window")
+    _positive(c, "keep_checkpoints", "max_nonfinite")
+    if not (isinstance(c.learning_rate, int | float) and math.isfinite(c.learning_rate)) or (
+        c.learning_rate <= 0
+    ):
+        raise ValueError(
+            f"`learning_rate` must be a positive number, got {c.learning_rate!r} "
+            "(e.g. 2e-3 for Adam, 0.1 for SGD)."
+        )
+    if not (math.isfinite(c.clip) and c.clip >= 0):
+        raise ValueError(f"`clip` must be >= 0 (0 turns clipping off), got {c.clip!r}.")
+    if not 0 <= c.dropout < 1:
+        raise ValueError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
+    if c.temperature <= 0:
+        raise ValueError(f"`temperature` must be > 0, got {c.temperature!r}.")
+    if c.patience < 0 or c.sample_length < 0:
+        raise ValueError("`patience` and `sample_length` must be >= 0.")
+    if not c.full_bptt:
+        from bptt.engine.truncated import check_truncation
+
+        check_truncation(c.k1, c.k2)
+    elif c.task not in SEQUENCE_TASKS:
+        raise ValueError(
+            f"Full BPTT over a text stream would backpropagate through the whole corpus; use "
+            f"truncated BPTT (--bptt K) for task {c.task!r}."
+        )
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """The settings in a TOML file: a flat table of TrainConfig field names."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config file {path} does not exist.")
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"Config file {path} is not valid TOML: {error}.") from None
+    return values
+
+
+def resolve_config(
+    file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Defaults, then ``file_values`` (from TOML), then ``overrides`` (from the command line)."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    merged: dict[str, Any] = {}
+    for source, values in (("config file", file_values or {}), ("overrides", overrides or {})):
+        unknown = sorted(set(values) - known)
+        if unknown:
+            names = ", ".join(sorted(known))
+            raise ValueError(f"Unknown setting(s) {unknown} in {source}; valid names: {names}.")
+        merged.update({k: v for k, v in values.items() if v is not None})
+    return TrainConfig(**merged)
+
+
+def format_config(config: TrainConfig) -> str:
+    """The resolved config as TOML lines, ready to print or save as a config file."""
+    lines = []
+    for key, value in config.to_dict().items():
+        if value is None:
+            continue
+        text = (
+            f'"{value}"'
+            if isinstance(value, str)
+            else repr(value).lower()
+            if isinstance(value, bool)
+            else repr(value)
+        )
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines)

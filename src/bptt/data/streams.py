@@ -165,16 +165,28 @@ class StreamBatcher:
                 f"`index` is {i} but there are only {self.num_windows} windows "
                 f"(0 to {self.num_windows - 1}); start a new pass at index 0."
             )
-        L, B = self.stream_length, self.batch_size
         start = i * self.window_size
-        stop = min(start + self.window_size, L)
+        return self.span(start, min(start + self.window_size, self.stream_length), index=i)
+
+    def span(self, start: int, stop: int, *, index: int = -1) -> StreamWindow:
+        """Steps [start, stop) of every stream, for windows that overlap (BPTT(k1, k2), k1 < k2).
+
+        Raises:
+            ValueError: unless 0 <= start < stop <= stream_length.
+        """
+        L, B = self.stream_length, self.batch_size
+        if not 0 <= start < stop <= L:
+            raise ValueError(
+                f"steps [{start}, {stop}) are not inside the streams' {L} steps; "
+                "expected 0 <= start < stop <= stream_length."
+            )
         positions = np.arange(start, stop + 1)[:, None] + L * np.arange(B)  # (k + 1, B)
         tokens = self._ids[positions]  # (k + 1, B)
         return StreamWindow(
             inputs=tokens[:-1],
             targets=tokens[1:],
             resets=self._is_start[positions[:-1]],
-            index=i,
+            index=index,
         )
 
     def iterate(self, start: int = 0) -> Iterator[StreamWindow]:

@@ -21,9 +21,7 @@ import numpy as np
 from bptt.cells.base import check_params
 from bptt.engine.validate import (
     check_carry,
-    check_finite,
     check_mask,
-    check_representable,
     check_sequence,
     zero_carry,
 )
@@ -56,6 +54,8 @@ def forward(
     carry0: Any = None,
     mask: Any = None,
     resets: Any = None,
+    *,
+    finite_check: bool = True,
 ) -> tuple[Array, Any, Tape]:
     """Run ``cell`` over a sequence.
 
@@ -68,6 +68,9 @@ def forward(
             and receives no gradient, so a padded batch gives what each sequence gives alone.
         resets: optional (T, B) booleans. True zeroes that sequence's carry before step t (a
             new document starts in a stream); no gradient crosses the reset.
+        finite_check: scan ``xs`` and ``carry0`` for NaN/Inf. A caller that has checked its
+            inputs (Model, for its inner layers) turns it off, so values that become
+            non-finite inside a model propagate and are reported by the trainer.
 
     Returns:
         hs (T, B, H) outputs, the final carry, and the tape for ``backward``.
@@ -77,7 +80,7 @@ def forward(
             not (T, B) booleans, before any work is done.
     """
     D, H, dtype = check_params(cell, params)
-    xs = check_sequence(xs, D, dtype)
+    xs = check_sequence(xs, D, dtype, finite=finite_check)
     T, B, _ = xs.shape
     mask = check_mask(mask, T, B)
     resets = check_mask(resets, T, B, name="resets")
@@ -86,7 +89,7 @@ def forward(
     if carry0 is None:
         carry = zero_carry(cell, B, H, dtype)
     else:
-        carry = check_carry(cell, carry0, B, H, dtype, name="carry0")
+        carry = check_carry(cell, carry0, B, H, dtype, name="carry0", finite=finite_check)
 
     xp = cell.input_projection(params, xs)  # (T, B, G*H)
     hs_ext = np.empty((T + 1, B, H), dtype=dtype)
@@ -160,8 +163,6 @@ def backward(
             raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
         if dhs.shape != (T, B, H):
             raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
-        check_finite(dhs, "dhs")
-        check_representable(dhs, dtype, "dhs")
         dhs = np.asarray(dhs, dtype=dtype)
     if dcarry_T is None:
         dcarry = zero_carry(cell, B, H, dtype)
@@ -192,3 +193,16 @@ def backward(
             dcarry = _zero_rows(dcarry, resets[t])  # the gradient stops at a reset
     grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
     return grads, dxs, dcarry
+
+
+def infer(
+    cell: Cell,
+    params: CellParams,
+    xs: Array,
+    carry0: Any = None,
+    mask: Any = None,
+    resets: Any = None,
+) -> tuple[Array, Any]:
+    """``forward`` without the tape, for inference: returns (hs (T, B, H), carry_T)."""
+    hs, carry, _ = forward(cell, params, xs, carry0, mask, resets)
+    return hs, carry

@@ -12,8 +12,12 @@ import numpy as np
 from bptt.types import Array
 
 
-def check_sequence(xs: Any, input_size: int, dtype: np.dtype, *, name: str = "xs") -> Array:
-    """Check a (T, B, D) float sequence; return it as a C-contiguous array of ``dtype``."""
+def check_sequence(
+    xs: Any, input_size: int, dtype: np.dtype, *, name: str = "xs", finite: bool = True
+) -> Array:
+    """Check a (T, B, D) float sequence; return it as a C-contiguous array of ``dtype``.
+
+    ``finite=False`` skips the NaN/Inf scan, for values a caller has already checked."""
     xs = np.asarray(xs)
     if xs.dtype.kind in "iub":
         raise TypeError(
@@ -40,8 +44,9 @@ def check_sequence(xs: Any, input_size: int, dtype: np.dtype, *, name: str = "xs
             f"({name}.shape={xs.shape}). Build the model with input_size={D}, or encode the "
             "data with the model's vocabulary."
         )
-    check_finite(xs, name)
-    check_representable(xs, dtype, name)
+    if finite:
+        check_finite(xs, name)
+        check_representable(xs, dtype, name)
     return np.ascontiguousarray(xs, dtype=dtype)
 
 
@@ -87,7 +92,9 @@ def check_mask(mask: Any, T: int, B: int, *, name: str = "mask") -> np.ndarray |
     return mask
 
 
-def check_carry(cell: Any, carry: Any, B: int, H: int, dtype: np.dtype, *, name: str) -> Any:
+def check_carry(
+    cell: Any, carry: Any, B: int, H: int, dtype: np.dtype, *, name: str, finite: bool = True
+) -> Any:
     """Check a carry for ``cell``: the right NamedTuple of (B, H) arrays; cast to ``dtype``."""
     carry_type = cell.carry_type
     if not isinstance(carry, carry_type):
@@ -104,8 +111,9 @@ def check_carry(cell: Any, carry: Any, B: int, H: int, dtype: np.dtype, *, name:
             raise ValueError(
                 f"`{name}.{field}` has shape {value.shape}, expected (B, H) = ({B}, {H})."
             )
-        check_finite(value, f"{name}.{field}")
-        check_representable(value, dtype, f"{name}.{field}")
+        if finite:
+            check_finite(value, f"{name}.{field}")
+            check_representable(value, dtype, f"{name}.{field}")
         value = np.asarray(value, dtype=dtype)
         fields.append(value)
     return carry_type(*fields)

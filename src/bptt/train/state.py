@@ -88,8 +88,8 @@ def train_step(
         new_from, split: local step of the first loss step, and of the next window's start.
 
     Returns:
-        (new state, metrics); the caller advances ``cursor``. A non-finite loss or gradient
-        leaves the parameters and optimizer
+        (new state, metrics); the caller advances ``cursor``. A non-finite loss, gradient or
+        carried state leaves the parameters and optimizer
         state unchanged, counts in ``nonfinite_streak``/``nonfinite_total`` and restarts the
         carried state from zeros.
     """
@@ -107,11 +107,13 @@ def train_step(
         rng=rng,
     )
     moved = state._replace(rng_state=rng.bit_generator.state)
-    if result.count == 0:
+    carries_finite = all(np.isfinite(a).all() for carry in result.carries_next for a in carry)
+    if result.count == 0 and carries_finite:
         carries = cut(result.carries_next)
         return moved._replace(carries=carries), StepMetrics(math.nan, 0, math.nan, False, False)
-    norm = global_norm(result.grads) if _all_finite(result.grads) else math.inf
-    if not (math.isfinite(result.loss) and math.isfinite(norm)):
+    finite_grads = result.grads is not None and _all_finite(result.grads)
+    norm = global_norm(result.grads) if finite_grads else math.inf
+    if not (carries_finite and math.isfinite(result.loss) and math.isfinite(norm)):
         skipped = moved._replace(
             carries=None,
             nonfinite_streak=state.nonfinite_streak + 1,

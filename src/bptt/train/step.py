@@ -127,6 +127,8 @@ def window_gradients(
     if count == 0:
         return WindowResult(float("nan"), 0, None, carries_next, carries, full)
     value, dfull = LOSSES[loss](full, batch.targets, positions)
+    if not (np.isfinite(value) and np.isfinite(dfull).all()):
+        return WindowResult(value, count, None, carries_next, carries, full)
     grads: Params | None = None
     dcarries = None
     for (a, b), cache in zip(reversed(bounds), reversed(caches), strict=True):

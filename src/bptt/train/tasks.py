@@ -92,9 +92,12 @@ class SequenceTask:
     def train_batch(self, seed: int, index: int, batch_size: int) -> Batch:
         return self.draw(np.random.default_rng([seed, index]), batch_size)
 
-    def eval_batches(self, seed: int, num_sequences: int, batch_size: int) -> Iterator[Batch]:
-        """A fixed evaluation set: the same sequences at every evaluation of a run."""
-        rng = np.random.default_rng([seed, EVAL_SEED])
+    def eval_batches(
+        self, seed: int, num_sequences: int, batch_size: int, *, split: str = "valid"
+    ) -> Iterator[Batch]:
+        """A fixed evaluation set ("valid" or "test"): the same sequences at every evaluation,
+        drawn apart from the training batches."""
+        rng = np.random.default_rng([seed, EVAL_SEED - (split == "test")])
         for start in range(0, num_sequences, batch_size):
             yield self.draw(rng, min(batch_size, num_sequences - start))
 

@@ -1,0 +1,176 @@
+"""``bptt train``: train a recurrent model with full or truncated BPTT, on text or a task."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bptt.cells import CELL_NAMES
+from bptt.generate import generate
+from bptt.optim import OPTIMIZERS
+from bptt.train.checkpoint import load_checkpoint
+from bptt.train.config import format_config, load_toml, resolve_config
+from bptt.train.tasks import TASKS, StreamTask
+from bptt.train.trainer import (
+    Trainer,
+    TrainingDivergedError,
+    check_output_directory,
+    resume_config,
+)
+
+EXAMPLES = """examples:
+  bptt train                                   char-level LSTM on Shakespeare, BPTT(50, 50)
+  bptt train --text notes.txt --cell gru --hidden 256 --bptt 100 --steps 3000
+  bptt train --task adding --seq-len 100 --cell lstm --full --optimizer rmsprop --lr 1e-3 --clip 1
+  bptt train --task copy --seq-len 50 --k1 10 --k2 10 --hidden 128
+  bptt train --config run.toml --lr 1e-3       a TOML file of settings, overridden on the line
+  bptt train --resume runs/latest --steps 3000 continue a run bit for bit
+"""
+
+# command-line option -> TrainConfig field
+OPTIONS = {
+    "task": "task",
+    "text": "text",
+    "cell": "cell",
+    "hidden": "hidden_size",
+    "layers": "num_layers",
+    "embed": "embed_size",
+    "dropout": "dropout",
+    "forget_bias": "forget_bias",
+    "seq_len": "seq_len",
+    "batch": "batch_size",
+    "k1": "k1",
+    "k2": "k2",
+    "steps": "steps",
+    "optimizer": "optimizer",
+    "lr": "learning_rate",
+    "clip": "clip",
+    "seed": "seed",
+    "out": "out",
+    "eval_every": "eval_every",
+    "log_every": "log_every",
+    "checkpoint_every": "checkpoint_every",
+    "eval_sequences": "eval_sequences",
+    "keep": "keep_checkpoints",
+    "patience": "patience",
+    "sample_length": "sample_length",
+    "temperature": "temperature",
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (defaults: char-level LSTM on Shakespeare)",
+        description=(
+            "Train a recurrent network with truncated BPTT(k1, k2) (an update every k1 steps, "
+            "backpropagating k2 steps) or full BPTT. Settings come from the defaults, then "
+            "--config FILE (TOML), then the options given here. Progress goes to stderr; "
+            "metrics are appended to OUT/metrics.jsonl and checkpoints written to "
+            "OUT/checkpoints."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = p.add_argument
+    add("--config", metavar="FILE", help="TOML file of settings (names as in the saved config)")
+    add("--resume", metavar="PATH", help="checkpoint file or run directory to continue")
+    add("--task", choices=TASKS, help="shakespeare (default), text, adding, copy, temporal")
+    add("--text", metavar="PATH", help="train on this UTF-8 text file (task 'text')")
+    add("--cell", choices=CELL_NAMES, help="rnn, relu, irnn, lstm (default), gru")
+    add("--hidden", type=int, help="hidden units (128)")
+    add("--layers", type=int, help="stacked layers (1)")
+    add("--embed", type=int, help="embedding width for token inputs (64)")
+    add("--dropout", type=float, help="dropout between layers (0)")
+    add("--forget-bias", type=float, help="LSTM forget-gate bias at init (1.0)")
+    add("--seq-len", type=int, help="T of synthetic tasks (100)")
+    add("--batch", type=int, help="streams or sequences per batch (32)")
+    add("--bptt", type=int, metavar="K", help="truncated BPTT(K, K)")
+    add("--k1", type=int, help="steps between updates (50)")
+    add("--k2", type=int, help="steps backpropagated, >= k1 (50)")
+    add("--full", action="store_true", help="full BPTT over each sequence (synthetic tasks)")
+    add("--steps", type=int, help="parameter updates (1500)")
+    add("--optimizer", choices=OPTIMIZERS, help="adam (default), sgd, momentum, ...")
+    add("--lr", type=float, help="learning rate (2e-3)")
+    add("--clip", type=float, help="global-norm gradient clipping, 0 for none (5)")
+    add("--seed", type=int, help="random seed (0)")
+    add("--out", metavar="DIR", help="output directory (runs/latest)")
+    add("--eval-every", type=int, help="updates between validations (250)")
+    add("--log-every", type=int, help="updates between progress lines (25)")
+    add("--checkpoint-every", type=int, help="updates between checkpoints (500)")
+    add("--eval-sequences", type=int, help="size of the synthetic evaluation set (1000)")
+    add("--keep", type=int, help="checkpoints to keep (3)")
+    add("--patience", type=int, help="early stop after N validations without gain (0: off)")
+    add("--sample-length", type=int, help="characters sampled at the end (300)")
+    add("--temperature", type=float, help="sampling temperature (0.8)")
+    p.set_defaults(func=run, command="train")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None where an option was not given)."""
+    values = {field: getattr(args, option) for option, field in OPTIONS.items()}
+    given = [name for name in ("bptt", "full") if getattr(args, name)]
+    if args.k1 is not None or args.k2 is not None:
+        given.append("k1/k2")
+    if len(given) > 1:
+        raise ValueError(f"Give only one of --bptt K, --k1/--k2 and --full (got {given}).")
+    if args.bptt is not None:
+        values["k1"] = values["k2"] = args.bptt
+    if args.full:
+        values["k1"] = values["k2"] = 0
+    elif args.k1 is not None and args.k2 is None:
+        values["k2"] = args.k1
+    if args.text is not None and args.task is None:
+        values["task"] = "text"
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = overrides_from(args)
+    ckpt = None
+    if args.resume:
+        if args.config:
+            raise ValueError("--config and --resume do not mix: a resumed run keeps its config.")
+        ckpt = load_checkpoint(args.resume)
+        config = resume_config(ckpt, overrides)
+    else:
+        file_values = load_toml(args.config) if args.config else None
+        config = resolve_config(file_values, overrides)
+    check_output_directory(Path(config.out), resuming=ckpt is not None)
+    print("# resolved config\n" + format_config(config), flush=True)
+    trainer = Trainer(config, resume=ckpt)
+    try:
+        summary = trainer.fit()
+    except KeyboardInterrupt:
+        print(
+            f"bptt train: interrupted at step {trainer.state.step}; checkpoint saved in "
+            f"{trainer.checkpoints}. Resume with: bptt train --resume {config.out}",
+            file=sys.stderr,
+        )
+        return 130
+    except TrainingDivergedError as error:
+        print(f"bptt train: error: {error}", file=sys.stderr)
+        return 1
+    metric = trainer.task.metric
+    value = summary["valid"][metric.name]
+    print(
+        f"validation {metric.name} {value:.4f} after {summary['step']} updates in "
+        f"{summary['seconds']:.0f} s (baseline {metric.baseline:.4f}: {metric.baseline_source})"
+    )
+    print(f"checkpoint: {trainer.save()}")
+    if isinstance(trainer.task, StreamTask) and config.sample_length > 0:
+        text = generate(
+            trainer.model,
+            trainer.state.params,
+            trainer.task.vocab,
+            prime="\n",
+            length=config.sample_length,
+            temperature=config.temperature,
+            rng=np.random.default_rng(config.seed),
+        )
+        print("sample:\n" + text)
+    return 0

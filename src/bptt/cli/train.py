@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from bptt.cells import CELL_NAMES
+from bptt.engine.truncated import check_truncation
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import format_config, load_toml, resolve_config
+from bptt.train.config import TrainConfig, format_config, load_toml, resolve_config
 from bptt.train.tasks import TASKS, StreamTask
 from bptt.train.trainer import (
     Trainer,
@@ -57,6 +58,7 @@ OPTIONS = {
     "eval_sequences": "eval_sequences",
     "keep": "keep_checkpoints",
     "patience": "patience",
+    "stop_at": "stop_at",
     "sample_length": "sample_length",
     "temperature": "temperature",
 }
@@ -93,6 +95,13 @@ def register(subparsers: Any) -> None:
     add("--k1", type=int, help="steps between updates (50)")
     add("--k2", type=int, help="steps backpropagated, >= k1 (50)")
     add("--full", action="store_true", help="full BPTT over each sequence (synthetic tasks)")
+    add(
+        "--no-carry",
+        dest="carry",
+        action="store_false",
+        default=None,
+        help="reset the state at every window instead of carrying it (text)",
+    )
     add("--steps", type=int, help="parameter updates (1500)")
     add("--optimizer", choices=OPTIMIZERS, help="adam (default), sgd, momentum, ...")
     add("--lr", type=float, help="learning rate (2e-3)")
@@ -105,6 +114,7 @@ def register(subparsers: Any) -> None:
     add("--eval-sequences", type=int, help="size of the synthetic evaluation set (1000)")
     add("--keep", type=int, help="checkpoints to keep (3)")
     add("--patience", type=int, help="early stop after N validations without gain (0: off)")
+    add("--stop-at", type=float, help="stop once the validation metric reaches this value")
     add("--sample-length", type=int, help="characters sampled at the end (300)")
     add("--temperature", type=float, help="sampling temperature (0.8)")
     p.set_defaults(func=run, command="train")
@@ -120,10 +130,16 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"Give only one of --bptt K, --k1/--k2 and --full (got {given}).")
     if args.bptt is not None:
         values["k1"] = values["k2"] = args.bptt
-    if args.full:
-        values["k1"] = values["k2"] = 0
     elif args.k1 is not None and args.k2 is None:
         values["k2"] = args.k1
+    if values["k1"] is not None or values["k2"] is not None:
+        # 0 for both means full BPTT in a config file; on the command line that is --full.
+        check_truncation(
+            values["k1"] if values["k1"] is not None else TrainConfig.k1,
+            values["k2"] if values["k2"] is not None else TrainConfig.k2,
+        )
+    if args.full:
+        values["k1"] = values["k2"] = 0
     if args.text is not None and args.task is None:
         values["task"] = "text"
     return values

@@ -45,6 +45,8 @@ class TrainConfig:
         cell, hidden_size, num_layers, embed_size, dropout, forget_bias: the model.
         seq_len: T of synthetic tasks (copy: the blank span; temporal: lengths x seq_len/100).
         batch_size: B, streams (text) or sequences per batch.
+        carry: carry the hidden state from window to window of a text stream (False resets
+            it at every window, the "stateless" chunking).
         k1, k2: BPTT(k1, k2): an update every k1 steps, backpropagating k2 steps (k1 <= k2).
             0 for both means full BPTT over each sequence (synthetic tasks only).
         steps: number of parameter updates.
@@ -55,6 +57,7 @@ class TrainConfig:
         eval_window: window length when evaluating text (the state is carried across).
         keep_checkpoints: how many checkpoints to keep.
         patience: stop after this many evaluations without improvement (0: never).
+        stop_at: stop once the validation metric reaches this value (None: never).
         max_nonfinite: stop after this many non-finite updates in a row.
         sample_length, temperature: the sample printed at the end (text tasks).
         out: output directory (checkpoints, metrics.jsonl).
@@ -70,6 +73,7 @@ class TrainConfig:
     forget_bias: float = 1.0
     seq_len: int = 100
     batch_size: int = 32
+    carry: bool = True
     k1: int = 50
     k2: int = 50
     steps: int = 1500
@@ -84,6 +88,7 @@ class TrainConfig:
     eval_window: int = 100
     keep_checkpoints: int = 3
     patience: int = 0
+    stop_at: float | None = None
     max_nonfinite: int = 5
     sample_length: int = 300
     temperature: float = 0.8

@@ -189,9 +189,21 @@ def shakespeare_task() -> StreamTask:
     return _stream_task("shakespeare", texts)
 
 
-def text_file_task(path: str | Path) -> StreamTask:
-    """Any UTF-8 text file, split by position: the first 90% train, then 5% valid, 5% test."""
+def text_file_task(path: str | Path, batch_size: int) -> StreamTask:
+    """Any UTF-8 text file, split by position: the first 90% train, then 5% valid, 5% test.
+
+    Raises:
+        ValueError: a missing, empty, binary or non-UTF-8 file, or one too short to give
+            ``batch_size`` streams in each split.
+    """
     text = read_text_file(path)
     n = len(text)
+    need = 20 * (batch_size + 2)
+    if n < need:
+        raise ValueError(
+            f"Text file {path} has {n} characters, too short for {batch_size} streams: its 5% "
+            f"validation and test parts need {batch_size + 1} characters each, so the file "
+            f"needs at least {need}. Use a longer text or a smaller --batch."
+        )
     a, b = int(n * 0.9), int(n * 0.95)
     return _stream_task("text", {"train": [text[:a]], "valid": [text[a:b]], "test": [text[b:]]})

@@ -53,7 +53,7 @@ def make_task(config: TrainConfig) -> Task:
     if config.task == "shakespeare":
         return shakespeare_task()
     if config.task == "text":
-        return text_file_task(str(config.text))
+        return text_file_task(str(config.text), config.batch_size)
     return sequence_task(config.task, config.seq_len)
 
 
@@ -98,14 +98,20 @@ def evaluate(model: Model, params: Any, task: Task, config: TrainConfig, split: 
     """The task's metric on ``split`` ("valid" or "test"), with the mean loss.
 
     Text is read in windows of ``eval_window`` steps with the state carried across windows
-    (never reset per chunk); synthetic tasks use a fixed set of ``eval_sequences`` sequences.
+    (never reset per chunk), or, for a model trained with ``carry=False``, in windows of k1
+    steps from a zero state, as it was trained; synthetic tasks use a fixed set of
+    ``eval_sequences`` sequences.
     """
     loss_sum, count, correct = 0.0, 0, 0
     if isinstance(task, StreamTask):
         carries = None
-        for batch in task.eval_batches(split, config.batch_size, config.eval_window):
+        window = config.eval_window if config.carry else config.k1
+        for batch in task.eval_batches(split, config.batch_size, window):
             out, carries, _ = model.forward(
-                params, batch.inputs, resets=batch.resets, carries0=carries
+                params,
+                batch.inputs,
+                resets=batch.resets,
+                carries0=carries if config.carry else None,
             )
             s, n, c = _loss_sums(task.loss, out, batch)
             loss_sum, count, correct = loss_sum + s, count + n, correct + c
@@ -293,8 +299,8 @@ class Trainer:
         while self.state.step < cfg.steps:
             batch, w, (outer, inner) = self.next_window(self.state.cursor)
             state = self.state
-            if inner == 0:
-                state = state._replace(carries=None)  # a new pass or a new batch of sequences
+            if inner == 0 or not cfg.carry:
+                state = state._replace(carries=None)  # a new pass, batch, or stateless chunks
             state, metrics = train_step(
                 state,
                 batch,
@@ -390,9 +396,13 @@ class Trainer:
             self.best, self.evals_since_best = value, 0
         else:
             self.evals_since_best += 1
-        patience = self.config.patience
+        patience, target = self.config.patience, self.config.stop_at
         if patience and self.evals_since_best >= patience:
             progress.message(f"early stop: no improvement in {patience} evaluations")
+            return True
+        lower = self.task.metric.lower_is_better
+        if target is not None and (value <= target if lower else value >= target):
+            progress.message(f"stop: validation {name} {value:.4f} reached the target {target}")
             return True
         return False
 

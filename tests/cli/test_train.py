@@ -166,3 +166,43 @@ def test_sample_needs_a_text_model(tmp_path, capsys):
     assert main(args) == 0
     capsys.readouterr()
     _one_line_error(capsys, 2, ["sample", str(out)], "has no text vocabulary")
+
+
+def test_every_setting_has_an_option():
+    import dataclasses
+
+    from bptt.cli.train import OPTIONS
+    from bptt.train.config import TrainConfig
+
+    assert set(OPTIONS.values()) == {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def test_diagnose_every_logs_horizon_and_verdict(tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--task",
+        "adding",
+        "--seq-len",
+        "12",
+        "--full",
+        "--hidden",
+        "8",
+        "--steps",
+        "4",
+        "--eval-every",
+        "4",
+        "--eval-sequences",
+        "10",
+        "--diagnose-every",
+        "2",
+        "--no-carry",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    diagnosed = [r for r in records if r["event"] == "diagnose"]
+    assert [r["step"] for r in diagnosed] == [2, 4]
+    assert set(diagnosed[0]["horizon"]) == {"layers.0"} and diagnosed[0]["global_norm"] > 0
+    assert diagnosed[0]["verdict"]["layers.0"] in ("vanishing", "exploding", "healthy")

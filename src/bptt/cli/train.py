@@ -58,6 +58,10 @@ OPTIONS = {
     "eval_sequences": "eval_sequences",
     "keep": "keep_checkpoints",
     "patience": "patience",
+    "eval_window": "eval_window",
+    "max_nonfinite": "max_nonfinite",
+    "diagnose_every": "diagnose_every",
+    "carry": "carry",
     "stop_at": "stop_at",
     "sample_length": "sample_length",
     "temperature": "temperature",
@@ -115,6 +119,9 @@ def register(subparsers: Any) -> None:
     add("--keep", type=int, help="checkpoints to keep (3)")
     add("--patience", type=int, help="early stop after N validations without gain (0: off)")
     add("--stop-at", type=float, help="stop once the validation metric reaches this value")
+    add("--eval-window", type=int, help="steps per text evaluation window, state carried (100)")
+    add("--max-nonfinite", type=int, help="stop after N non-finite updates in a row (5)")
+    add("--diagnose-every", type=int, help="log memory horizon and verdicts every N updates")
     add("--sample-length", type=int, help="characters sampled at the end (300)")
     add("--temperature", type=float, help="sampling temperature (0.8)")
     p.set_defaults(func=run, command="train")

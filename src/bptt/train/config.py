@@ -60,6 +60,8 @@ class TrainConfig:
         stop_at: stop once the validation metric reaches this value (None: never).
         max_nonfinite: stop after this many non-finite updates in a row.
         sample_length, temperature: the sample printed at the end (text tasks).
+        diagnose_every: every N updates, log the memory horizon, verdict and gradient norm of
+            each layer on the current window into metrics.jsonl (0: never).
         out: output directory (checkpoints, metrics.jsonl).
     """
 
@@ -92,6 +94,7 @@ class TrainConfig:
     max_nonfinite: int = 5
     sample_length: int = 300
     temperature: float = 0.8
+    diagnose_every: int = 0
     out: str = "runs/latest"
 
     def __post_init__(self) -> None:
@@ -143,8 +146,8 @@ def check_config(c: TrainConfig) -> None:
         raise ValueError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
     if c.temperature <= 0:
         raise ValueError(f"`temperature` must be > 0, got {c.temperature!r}.")
-    if c.patience < 0 or c.sample_length < 0:
-        raise ValueError("`patience` and `sample_length` must be >= 0.")
+    if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
+        raise ValueError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
     if not c.full_bptt:
         from bptt.engine.truncated import check_truncation
 

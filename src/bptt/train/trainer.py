@@ -293,6 +293,21 @@ class Trainer:
         lower = self.task.metric.lower_is_better
         return self.best is None or (value < self.best if lower else value > self.best)
 
+    def log_diagnosis(self, step: int, batch: Batch) -> None:
+        """Log the main gradient-flow figures of every layer on ``batch`` (float64 copy)."""
+        from bptt.diagnostics import diagnose
+
+        params = {k: v.astype(np.float64) for k, v in self.state.params.items()}
+        T = batch.inputs.shape[0]
+        d = diagnose(self.model, params, batch, loss=self.task.loss, sweep=[T])
+        record: dict[str, Any] = {"event": "diagnose", "step": step, "finite": d.finite}
+        if d.lags is not None:
+            record["horizon"] = {k: int(v.horizon) for k, v in d.lags.items()}
+            record["decay_factor"] = {k: float(v.decay_factor) for k, v in d.lags.items()}
+        record["verdict"] = {k: v.verdict for k, v in d.verdicts.items()}
+        record["global_norm"] = float(d.norm_stats.norms[0])
+        self.log(record)
+
     def run_windows(self) -> Iterator[tuple[int, Any]]:
         """Train window by window until ``steps`` updates; yields (step, StepMetrics)."""
         cfg = self.config
@@ -311,6 +326,9 @@ class Trainer:
                 split=w.next_start - w.start,
             )
             self.state = state._replace(cursor=(outer, inner + 1))
+            every = cfg.diagnose_every
+            if every and metrics.updated and self.state.step % every == 0:
+                self.log_diagnosis(self.state.step, batch)
             yield self.state.step, metrics
 
     def fit(self) -> dict[str, Any]:
@@ -417,8 +435,8 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def check_output_directory(out: Path, *, resuming: bool) -> None:
-    """Fail before training when ``out`` cannot be written or holds another run's checkpoints."""
+def check_writable(out: Path) -> None:
+    """Create ``out`` if needed and fail with PermissionError when it cannot be written."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
@@ -427,6 +445,11 @@ def check_output_directory(out: Path, *, resuming: bool) -> None:
         raise PermissionError(
             f"Output directory {out} is not writable ({error.strerror}); choose another with --out."
         ) from None
+
+
+def check_output_directory(out: Path, *, resuming: bool) -> None:
+    """Fail before training when ``out`` cannot be written or holds another run's checkpoints."""
+    check_writable(out)
     if not resuming and list_checkpoints(out / "checkpoints"):
         raise ValueError(
             f"Output directory {out} already holds checkpoints of an earlier run; continue it "

@@ -180,6 +180,7 @@ class Trainer:
         self.optimizer = make_training_optimizer(config)
         self.best: float | None = None
         self.evals_since_best = 0
+        self.last_eval: tuple[int, dict] = (-1, {})
         if resume is None:
             self.state = init_state(self.model, self.optimizer, config.seed)
         else:
@@ -395,7 +396,9 @@ class Trainer:
         finally:
             if _in_main_thread():
                 signal.signal(signal.SIGTERM, previous)
-        result = self.evaluate("valid")
+        step, result = self.last_eval
+        if step != self.state.step:
+            result = self.evaluate("valid")
         return {
             "step": self.state.step,
             "valid": result,
@@ -406,6 +409,7 @@ class Trainer:
 
     def _after_eval(self, step: int, progress: Progress) -> bool:
         result = self.evaluate("valid")
+        self.last_eval = (step, result)
         name = self.task.metric.name
         value = result[name]
         self.log({"event": "eval", "step": step, **{f"valid_{k}": v for k, v in result.items()}})

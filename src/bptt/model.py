@@ -32,6 +32,11 @@ import numpy as np
 
 from bptt.cells import CELL_NAMES, make_cell
 from bptt.engine import backward, forward
+from bptt.engine.checkpointed import (
+    CheckpointTape,
+    backward_checkpointed,
+    forward_checkpointed,
+)
 from bptt.engine.full import Tape
 from bptt.engine.validate import check_finite, check_mask, check_sequence
 from bptt.types import Array, Params
@@ -107,7 +112,7 @@ class ModelCache(NamedTuple):
     inputs: Array  # (T, B) ids or (T, B, D) floats
     mask: np.ndarray | None  # (T, B)
     reverse_index: np.ndarray | None  # (T, B) time permutation of the reverse direction
-    tapes: list[Tape]  # one per layer and direction
+    tapes: list[Tape | CheckpointTape]  # one per layer and direction
     dropout_masks: list[Array | None]  # one per layer: the scaled keep mask or None
     top: Array  # (T, B, H_out) outputs of the last layer, or (B, H_out) features for "last"
 
@@ -217,6 +222,7 @@ class Model:
         carries0: Any = None,
         train: bool = False,
         rng: np.random.Generator | None = None,
+        memory_policy: Any = None,
     ) -> tuple[Array, tuple[Any, ...], ModelCache]:
         """Run the model.
 
@@ -229,6 +235,10 @@ class Model:
             carries0: optional initial carries, one per layer and direction; zeros when None.
             train: apply dropout between layers (needs ``rng``).
             rng: the generator that draws the dropout masks.
+            memory_policy: None for full BPTT (every step's cache kept), or a checkpointing
+                policy of ``engine.checkpointed`` ("sqrt", a number of stored states, or
+                positions): each layer then keeps only some carries and ``backward``
+                recomputes the rest, with the same gradients.
 
         Returns:
             (outputs, final carries, cache). outputs are logits (T, B, O) for readout "all",
@@ -267,7 +277,14 @@ class Model:
                 p = self.cell_params(params, prefixes[k])
                 c0 = None if carries0 is None else carries0[k]
                 x_in = xs if d == 0 else _gather_time(xs, rev)
-                hs, carry, tape = forward(self.cell, p, x_in, c0, mask, resets, finite_check=False)
+                if memory_policy is None:
+                    hs, carry, tape = forward(
+                        self.cell, p, x_in, c0, mask, resets, finite_check=False
+                    )
+                else:
+                    hs, carry, tape = forward_checkpointed(
+                        self.cell, p, x_in, c0, mask, resets, policy=memory_policy
+                    )
                 outs.append(hs if d == 0 else _gather_time(hs, rev))
                 tapes.append(tape)
                 carries.append(carry)
@@ -360,8 +377,11 @@ class Model:
                     dhs = _gather_time(dhs, rev)
                 obs = None if observer is None else _bind_observer(observer, k)
                 p = self.cell_params(params, prefixes[k])
-                g, dxs, dcarries0[k] = backward(
-                    self.cell, p, cache.tapes[k], dhs, dcarries[k], observer=obs
+                tape = cache.tapes[k]
+                checkpointed = isinstance(tape, CheckpointTape)
+                run_backward = backward_checkpointed if checkpointed else backward
+                g, dxs, dcarries0[k] = run_backward(
+                    self.cell, p, tape, dhs, dcarries[k], observer=obs
                 )
                 if d == 1:
                     dxs = _gather_time(dxs, rev)

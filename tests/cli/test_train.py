@@ -206,3 +206,13 @@ def test_diagnose_every_logs_horizon_and_verdict(tmp_path):
     assert [r["step"] for r in diagnosed] == [2, 4]
     assert set(diagnosed[0]["horizon"]) == {"layers.0"} and diagnosed[0]["global_norm"] > 0
     assert diagnosed[0]["verdict"]["layers.0"] in ("vanishing", "exploding", "healthy")
+
+
+def test_memory_budget_option(tmp_path, text_file, fast, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--text", str(text_file), "--out", str(out), "--memory-budget", "3", *fast]
+    assert main(args) == 0
+    assert 'memory_budget = "3"' in capsys.readouterr().out
+    _one_line_error(
+        capsys, 2, [*args[: -len(fast)], "--memory-budget", "lots", *fast], "is not a budget"
+    )

@@ -58,6 +58,7 @@ OPTIONS = {
     "eval_sequences": "eval_sequences",
     "keep": "keep_checkpoints",
     "patience": "patience",
+    "memory_budget": "memory_budget",
     "eval_window": "eval_window",
     "max_nonfinite": "max_nonfinite",
     "diagnose_every": "diagnose_every",
@@ -121,6 +122,11 @@ def register(subparsers: Any) -> None:
     add("--stop-at", type=float, help="stop once the validation metric reaches this value")
     add("--eval-window", type=int, help="steps per text evaluation window, state carried (100)")
     add("--max-nonfinite", type=int, help="stop after N non-finite updates in a row (5)")
+    add(
+        "--memory-budget",
+        metavar="BUDGET",
+        help="checkpointed BPTT per layer: sqrt, N stored states, or a size like 64MiB",
+    )
     add("--diagnose-every", type=int, help="log memory horizon and verdicts every N updates")
     add("--sample-length", type=int, help="characters sampled at the end (300)")
     add("--temperature", type=float, help="sampling temperature (0.8)")

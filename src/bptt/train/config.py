@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ class TrainConfig:
         stop_at: stop once the validation metric reaches this value (None: never).
         max_nonfinite: stop after this many non-finite updates in a row.
         sample_length, temperature: the sample printed at the end (text tasks).
+        memory_budget: checkpointed BPTT within a memory budget per layer: "" (off: full
+            BPTT keeps every step), "sqrt" (a carry every sqrt(T) steps), a number of stored
+            states ("50"), or bytes ("64MiB", "2GB"); gradients are unchanged.
         diagnose_every: every N updates, log the memory horizon, verdict and gradient norm of
             each layer on the current window into metrics.jsonl (0: never).
         out: output directory (checkpoints, metrics.jsonl).
@@ -94,6 +98,7 @@ class TrainConfig:
     max_nonfinite: int = 5
     sample_length: int = 300
     temperature: float = 0.8
+    memory_budget: str = ""
     diagnose_every: int = 0
     out: str = "runs/latest"
 
@@ -146,6 +151,7 @@ def check_config(c: TrainConfig) -> None:
         raise ValueError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
     if c.temperature <= 0:
         raise ValueError(f"`temperature` must be > 0, got {c.temperature!r}.")
+    parse_memory_budget(c.memory_budget)
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
         raise ValueError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
     if not c.full_bptt:
@@ -157,6 +163,30 @@ def check_config(c: TrainConfig) -> None:
             f"Full BPTT over a text stream would backpropagate through the whole corpus; use "
             f"truncated BPTT (--bptt K) for task {c.task!r}."
         )
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$", re.IGNORECASE)
+
+
+def parse_memory_budget(text: str) -> tuple[str, float] | None:
+    """("sqrt", 0), ("states", n) or ("bytes", n) from a --memory-budget value; None if off."""
+    text = str(text).strip()
+    if not text:
+        return None
+    if text == "sqrt":
+        return ("sqrt", 0)
+    match = _BUDGET.match(text)
+    if not match or float(match[1]) <= 0:
+        raise ValueError(
+            f"`memory_budget` {text!r} is not a budget: give 'sqrt', a number of stored "
+            "states such as 50, or a size such as 64MiB or 2GB."
+        )
+    if match[2] is None:
+        if not match[1].isdigit():
+            raise ValueError(f"`memory_budget` {text!r}: a number of states is a whole number.")
+        return ("states", int(match[1]))
+    return ("bytes", float(match[1]) * _UNITS[match[2].lower()])
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -78,6 +78,7 @@ def train_step(
     loss: str,
     new_from: int,
     split: int,
+    memory_policy: Any = None,
 ) -> tuple[TrainState, StepMetrics]:
     """One window of BPTT(k1, k2) and its update.
 
@@ -86,6 +87,7 @@ def train_step(
         batch: the window's steps (overlap steps first).
         model, optimizer, loss: what to train and how.
         new_from, split: local step of the first loss step, and of the next window's start.
+        memory_policy: checkpointed BPTT inside the window (see Model.forward), or None.
 
     Returns:
         (new state, metrics); the caller advances ``cursor``. A non-finite loss, gradient or
@@ -105,6 +107,7 @@ def train_step(
         loss=loss,
         train=model.config.dropout > 0,
         rng=rng,
+        memory_policy=memory_policy,
     )
     moved = state._replace(rng_state=rng.bit_generator.state)
     carries_finite = all(np.isfinite(a).all() for carry in result.carries_next for a in carry)

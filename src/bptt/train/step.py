@@ -85,6 +85,7 @@ def window_gradients(
     loss: str,
     train: bool = False,
     rng: np.random.Generator | None = None,
+    memory_policy: Any = None,
 ) -> WindowResult:
     """BPTT over one window whose loss is on steps [new_from, T) of ``batch``.
 
@@ -96,6 +97,8 @@ def window_gradients(
         split: local step where the next window starts; its carry is returned.
         loss: "xent" or "mse".
         train, rng: dropout in training mode.
+        memory_policy: None for full BPTT inside the window, or a checkpointing policy
+            (see Model.forward).
 
     Returns:
         A WindowResult; ``grads`` is the gradient of the mean loss over the loss positions.
@@ -116,6 +119,7 @@ def window_gradients(
             carries0=carries,
             train=train,
             rng=rng,
+            memory_policy=memory_policy,
         )
         outputs.append(out)
         caches.append(cache)

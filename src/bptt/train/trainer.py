@@ -16,11 +16,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
-from bptt.data.text import Vocabulary
+from bptt.engine.schedule import slots_for_bytes
 from bptt.engine.truncated import Window, schedule
 from bptt.model import Model, ModelConfig
 from bptt.optim import GradientTransformation, make_optimizer, with_clipping
@@ -30,11 +30,15 @@ from bptt.train.checkpoint import (
     save_checkpoint,
     unflatten,
 )
-from bptt.train.config import ARCHITECTURE_FIELDS, TrainConfig, resolve_config
+from bptt.train.config import (
+    ARCHITECTURE_FIELDS,
+    TrainConfig,
+    parse_memory_budget,
+    resolve_config,
+)
 from bptt.train.state import TrainState, init_state, train_step
 from bptt.train.step import Batch
 from bptt.train.tasks import (
-    SEQUENCE_TASKS,
     SequenceTask,
     StreamTask,
     sequence_task,
@@ -68,6 +72,26 @@ def model_config_for(config: TrainConfig, task: Task) -> ModelConfig:
         readout="all",
         **task.model_io(),
     )
+
+
+def memory_policy(config: TrainConfig, model: Model) -> str | int | None:
+    """The checkpointing policy of ``config.memory_budget`` for each layer, or None (off).
+
+    A budget in bytes becomes a number of stored states of one step's share of full BPTT's
+    memory, about (2G + 3) * B * H float32 values (gates, their gradients, h, c and the
+    input projection).
+    """
+    budget = parse_memory_budget(config.memory_budget)
+    if budget is None:
+        return None
+    kind, amount = budget
+    if kind == "sqrt":
+        return "sqrt"
+    if kind == "states":
+        return int(amount)
+    G = model.cell.num_gates
+    state_bytes = (2 * G + 3) * config.batch_size * config.hidden_size * 4
+    return slots_for_bytes(int(amount), state_bytes)
 
 
 def make_training_optimizer(config: TrainConfig) -> GradientTransformation:
@@ -178,6 +202,7 @@ class Trainer:
         self.task = make_task(config)
         self.model = Model(model_config_for(config, self.task))
         self.optimizer = make_training_optimizer(config)
+        self.memory_policy = memory_policy(config, self.model)
         self.best: float | None = None
         self.evals_since_best = 0
         self.last_eval: tuple[int, dict] = (-1, {})
@@ -325,6 +350,7 @@ class Trainer:
                 loss=self.task.loss,
                 new_from=w.new_start - w.start,
                 split=w.next_start - w.start,
+                memory_policy=self.memory_policy,
             )
             self.state = state._replace(cursor=(outer, inner + 1))
             every = cfg.diagnose_every
@@ -477,19 +503,3 @@ def resume_config(ckpt: Checkpoint, overrides: dict[str, Any]) -> TrainConfig:
             "run (another --out) to change these."
         )
     return resolve_config(saved, overrides)
-
-
-def load_vocab(ckpt: Checkpoint) -> Vocabulary | None:
-    vocab = ckpt.meta.get("vocab")
-    return None if vocab is None else Vocabulary.from_list(vocab)
-
-
-def is_sequence_task(config: TrainConfig) -> bool:
-    return config.task in SEQUENCE_TASKS
-
-
-class RunSummary(NamedTuple):
-    """What ``bptt train`` reports at the end."""
-
-    checkpoint: Path
-    result: dict[str, Any]

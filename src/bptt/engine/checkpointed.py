@@ -1,0 +1,275 @@
+"""Checkpointed BPTT: keep a few carries, recompute one segment's caches at a time.
+
+Full BPTT keeps every step's cache (memory O(T)). Here a plan from ``bptt.engine.schedule``
+decides which carries to store; ``forward_checkpointed`` runs the plan's first sweep, keeping
+those carries, the outputs hs (the readout needs them) and the caches of the last segment only.
+``backward_checkpointed`` runs the rest of the plan: it replays each segment from a stored
+carry with ``engine.full.forward`` (``engine.full.infer`` where no caches are kept),
+backpropagates it with ``engine.full.backward`` (the gradient on its final carry is the one
+that came out of the segment to its right) and sums the parameter gradients. The gradients
+equal full BPTT's up to rounding; the price is the replayed steps, ``plan_cost(plan) - T`` of
+them (Chen et al. 2016, arXiv:1604.06174; Gruslys et al. 2016, arXiv:1606.03401).
+
+Example::
+
+    hs, carry_T, tape = forward_checkpointed(cell, params, xs, policy=50)  # <= 50 slots
+    grads, dxs, dcarry0 = backward_checkpointed(cell, params, tape, dhs)
+    plan_cost(tape.plan)  # step evaluations of the two calls together
+
+Like PyTorch's graph after ``backward()``, the tape's stored carries and caches are freed as
+backward uses them, so one forward serves one backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from bptt.cells.base import check_params
+from bptt.engine.full import Tape, backward, forward, infer
+from bptt.engine.schedule import Advance, Plan, Reverse, make_plan, peak_slots
+from bptt.engine.validate import (
+    check_carry,
+    check_finite,
+    check_mask,
+    check_representable,
+    check_sequence,
+    zero_carry,
+)
+from bptt.types import Array, Cell, CellParams, Observer
+
+
+class CheckpointTape(NamedTuple):
+    """What ``forward_checkpointed`` keeps for ``backward_checkpointed``.
+
+    Attributes:
+        xs: (T, B, D) inputs, in the parameters' dtype (replays read them).
+        mask: (T, B) bool or None.
+        resets: (T, B) bool or None.
+        plan: the whole schedule; forward ran its first sweep (``plan_cost(plan)`` counts
+            the step evaluations of forward and backward together).
+        carries: stored carries by position (0 is carry0); backward removes each at its
+            last use.
+        tail: a one-element list holding the Tape of the plan's first Reverse segment;
+            backward empties it.
+        slots: ``peak_slots(plan)``; advancing without caches runs in chunks that keep
+            within it.
+    """
+
+    xs: Array
+    mask: np.ndarray | None
+    resets: np.ndarray | None
+    plan: Plan
+    carries: dict[int, Any]
+    tail: list[Tape]
+    slots: int
+
+
+def forward_checkpointed(
+    cell: Cell,
+    params: CellParams,
+    xs: Array,
+    carry0: Any = None,
+    mask: Any = None,
+    resets: Any = None,
+    *,
+    policy: str | int | Iterable[int] = "sqrt",
+) -> tuple[Array, Any, CheckpointTape]:
+    """Run ``cell`` over a sequence, keeping only the carries the policy stores.
+
+    Args:
+        cell, params, xs, carry0, mask, resets: as for ``engine.full.forward``; xs is
+            (T, B, D), mask and resets (T, B) booleans, carry0 a carry of (B, H) fields.
+        policy: "sqrt" (a carry every ceil(sqrt(T)) steps), an int m >= 1 (the cheapest plan
+            within m slots, ``schedule.hsm_plan``) or a list of positions in [1, T - 1] at
+            which to store the carry.
+
+    Returns:
+        hs (T, B, H) outputs, the final carry, and the tape for ``backward_checkpointed``;
+        hs and the final carry equal ``engine.full.forward``'s.
+
+    Raises:
+        TypeError, ValueError: bad inputs (as ``engine.full.forward``) or a bad policy.
+    """
+    D, H, dtype = check_params(cell, params)
+    xs = check_sequence(xs, D, dtype)
+    T, B, _ = xs.shape
+    mask = check_mask(mask, T, B)
+    resets = check_mask(resets, T, B, name="resets")
+    if carry0 is None:
+        carry0 = zero_carry(cell, B, H, dtype)
+    else:
+        carry0 = check_carry(cell, carry0, B, H, dtype, name="carry0")
+    plan = make_plan(T, policy)
+    last = _last_uses(plan)
+    first = _first_reverse(plan)
+    tape = CheckpointTape(xs, mask, resets, plan, {0: carry0}, [], peak_slots(plan))
+    hs = np.empty((T, B, H), dtype=dtype)
+    for i in range(first):  # the Advances of the first sweep
+        advance = plan[i]
+        carry = _advance(cell, params, tape, _load(tape, advance, last, i), *advance, hs)
+        _store(tape, advance.stop, carry)
+    reverse = plan[first]
+    carry = _load(tape, reverse, last, first)
+    carry = _advance(cell, params, tape, carry, reverse.origin, reverse.start, hs)
+    a, b = reverse.start, reverse.stop  # b == T
+    hs[a:b], carry_T, tail = forward(
+        cell, params, xs[a:b], carry, _rows(mask, a, b), _rows(resets, a, b)
+    )
+    tape.tail.append(tail)
+    return hs, carry_T, tape
+
+
+def backward_checkpointed(
+    cell: Cell,
+    params: CellParams,
+    tape: CheckpointTape,
+    dhs: Array | None = None,
+    dcarry_T: Any = None,
+    *,
+    observer: Observer | None = None,
+) -> tuple[CellParams, Array, Any]:
+    """Backpropagate through the whole sequence, replaying one segment at a time.
+
+    Args:
+        cell, params: as given to ``forward_checkpointed``.
+        tape: the tape ``forward_checkpointed`` returned (usable once).
+        dhs: (T, B, H) gradient of the loss with respect to hs, or None for zero.
+        dcarry_T: gradient with respect to the final carry, or None.
+        observer: optional ``observer(t, dcarry_t)`` with the global step t, called as by
+            ``engine.full.backward``: t = T-1 down to 0.
+
+    Returns:
+        (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0), equal to
+        ``engine.full.backward``'s up to rounding.
+
+    Raises:
+        TypeError, ValueError: a tape that is not a CheckpointTape or was used already, or
+            parameters and gradients that do not fit it.
+    """
+    if not isinstance(tape, CheckpointTape):
+        raise TypeError(
+            f"`tape` is {type(tape).__name__}; pass the CheckpointTape that "
+            "forward_checkpointed returned (a Tape from engine.full.forward goes to backward)."
+        )
+    if not tape.tail:
+        raise ValueError(
+            "This CheckpointTape was used by backward_checkpointed already, which frees its "
+            "carries and caches. Run forward_checkpointed again for another backward pass."
+        )
+    xs, plan = tape.xs, tape.plan
+    T, B, D_tape = xs.shape
+    H_tape = tape.tail[0].hs_ext.shape[-1]
+    D, H, dtype = check_params(cell, params)
+    if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
+        raise ValueError(
+            f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
+            f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
+        )
+    if dhs is not None:
+        dhs = np.asarray(dhs)
+        if dhs.dtype.kind not in "iuf":
+            raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
+        if dhs.shape != (T, B, H):
+            raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
+        check_finite(dhs, "dhs")
+        check_representable(dhs, dtype, "dhs")
+        dhs = np.asarray(dhs, dtype=dtype)
+    dcarry = None if dcarry_T is None else check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
+
+    last = _last_uses(plan)
+    first = _first_reverse(plan)
+    grads = None
+    dxs = np.empty((T, B, D), dtype=dtype)
+    for i in range(first, len(plan)):
+        action = plan[i]
+        if i == first:
+            segment = tape.tail.pop()
+        else:
+            carry = _load(tape, action, last, i)
+            if isinstance(action, Advance):
+                _store(tape, action.stop, _advance(cell, params, tape, carry, *action))
+                continue
+            carry = _advance(cell, params, tape, carry, action.origin, action.start)
+            a, b = action.start, action.stop
+            segment = forward(
+                cell, params, xs[a:b], carry, _rows(tape.mask, a, b), _rows(tape.resets, a, b)
+            )[2]
+        a, b = action.start, action.stop
+        g, dxs[a:b], dcarry = backward(
+            cell,
+            params,
+            segment,
+            None if dhs is None else dhs[a:b],
+            dcarry,
+            observer=_shifted(observer, a),
+        )
+        grads = g if grads is None else type(g)(*(x + y for x, y in zip(grads, g, strict=True)))
+    return grads, dxs, dcarry
+
+
+def _first_reverse(plan: Plan) -> int:
+    """Index of the Reverse that ends the first sweep (the Advances before it store carries)."""
+    return next(i for i, action in enumerate(plan) if isinstance(action, Reverse))
+
+
+def _last_uses(plan: Plan) -> dict[int, int]:
+    """Position -> index of the last action that starts from the carry stored there."""
+    return {_origin(action): i for i, action in enumerate(plan)}
+
+
+def _origin(action: Advance | Reverse) -> int:
+    return action.start if isinstance(action, Advance) else action.origin
+
+
+def _load(tape: CheckpointTape, action: Advance | Reverse, last: dict[int, int], i: int) -> Any:
+    """The stored carry an action starts from, dropped from the tape at its last use."""
+    position = _origin(action)
+    if last[position] == i:
+        return tape.carries.pop(position)
+    return tape.carries[position]
+
+
+def _store(tape: CheckpointTape, position: int, carry: Any) -> None:
+    """Store a copy of the carry, so that it holds on to no larger array it may view."""
+    tape.carries[position] = type(carry)(*(np.array(a, copy=True) for a in carry))
+
+
+def _advance(
+    cell: Cell,
+    params: CellParams,
+    tape: CheckpointTape,
+    carry: Any,
+    start: int,
+    stop: int,
+    hs: Array | None = None,
+) -> Any:
+    """The carry at ``stop``, run from the one at ``start`` without keeping caches.
+
+    ``engine.full.infer`` runs the steps in chunks no longer than the slots the plan is not
+    using now, so the caches it may make and drop never raise the peak past ``tape.slots``.
+    Writes the outputs into ``hs[start:stop]`` when given (the forward pass).
+    """
+    chunk = max(1, tape.slots - sum(1 for p in tape.carries if p > 0))
+    for a in range(start, stop, chunk):
+        b = min(a + chunk, stop)
+        out, carry = infer(
+            cell, params, tape.xs[a:b], carry, _rows(tape.mask, a, b), _rows(tape.resets, a, b)
+        )
+        if hs is not None:
+            hs[a:b] = out
+    return carry
+
+
+def _rows(flags: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
+    """Steps [start, stop) of a (T, B) mask or resets array."""
+    return None if flags is None else flags[start:stop]
+
+
+def _shifted(observer: Observer | None, offset: int) -> Observer | None:
+    """The observer with a segment's local step t reported as the global step offset + t."""
+    if observer is None:
+        return None
+    return lambda t, dcarry: observer(offset + t, dcarry)

@@ -14,8 +14,9 @@ from bptt.engine.truncated import check_truncation
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import TrainConfig, format_config, load_toml, resolve_config
-from bptt.train.tasks import TASKS, StreamTask
+from bptt.train.config import TASKS, TrainConfig, format_config, load_toml, resolve_config
+from bptt.train.real_tasks import DEFAULTS, REAL_TASKS
+from bptt.train.tasks import StreamTask
 from bptt.train.trainer import (
     Trainer,
     TrainingDivergedError,
@@ -86,7 +87,13 @@ def register(subparsers: Any) -> None:
     add = p.add_argument
     add("--config", metavar="FILE", help="TOML file of settings (names as in the saved config)")
     add("--resume", metavar="PATH", help="checkpoint file or run directory to continue")
-    add("--task", choices=TASKS, help="shakespeare (default), text, adding, copy, temporal")
+    add(
+        "--task",
+        choices=TASKS,
+        metavar="TASK",
+        help="shakespeare (default), text, adding, copy, temporal; real data with their own "
+        "defaults: " + ", ".join(REAL_TASKS),
+    )
     add("--text", metavar="PATH", help="train on this UTF-8 text file (task 'text')")
     add("--cell", choices=CELL_NAMES, help="rnn, relu, irnn, lstm (default), gru")
     add("--hidden", type=int, help="hidden units (128)")
@@ -167,7 +174,10 @@ def run(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.resume)
         config = resume_config(ckpt, overrides)
     else:
-        file_values = load_toml(args.config) if args.config else None
+        file_values = load_toml(args.config) if args.config else {}
+        task = overrides.get("task") or file_values.get("task")
+        # Layers: dataclass defaults, the task's own defaults, the config file, the options.
+        file_values = {**DEFAULTS.get(task, {}), **file_values}
         config = resolve_config(file_values, overrides)
     check_output_directory(Path(config.out), resuming=ckpt is not None)
     print("# resolved config\n" + format_config(config), flush=True)

@@ -83,4 +83,6 @@ def cut(carries: Any) -> Any:
     means starting the next window from the values alone, copied so that nothing from the
     previous window's tape is shared. This is PyTorch's ``h.detach()`` between windows.
     """
+    if carries is None:
+        return None  # the zero state: nothing to cut
     return tuple(type(c)(*(np.array(a, copy=True) for a in c)) for c in carries)

@@ -15,7 +15,12 @@ from typing import Any
 
 from bptt.cells import CELL_NAMES
 from bptt.optim import OPTIMIZERS
-from bptt.train.tasks import SEQUENCE_TASKS, TASKS
+from bptt.train.real_tasks import CLASSIFICATION_TASKS, REAL_TASKS
+from bptt.train.tasks import SEQUENCE_TASKS
+from bptt.train.tasks import TASKS as BUILTIN_TASKS
+
+TASKS = BUILTIN_TASKS + REAL_TASKS  # every name --task accepts
+FULL_BPTT_TASKS = SEQUENCE_TASKS + CLASSIFICATION_TASKS  # tasks of independent sequences
 
 # Fields that fix the model or the data: a resumed run must not change them.
 ARCHITECTURE_FIELDS = (
@@ -158,9 +163,10 @@ def check_config(c: TrainConfig) -> None:
         from bptt.engine.truncated import check_truncation
 
         check_truncation(c.k1, c.k2)
-    elif c.task not in SEQUENCE_TASKS:
+    elif c.task not in FULL_BPTT_TASKS:
+        what = "a forecast series" if c.task in REAL_TASKS else "a text stream"
         raise ValueError(
-            f"Full BPTT over a text stream would backpropagate through the whole corpus; use "
+            f"Full BPTT over {what} would backpropagate through the whole of it; use "
             f"truncated BPTT (--bptt K) for task {c.task!r}."
         )
 

@@ -110,7 +110,9 @@ def train_step(
         memory_policy=memory_policy,
     )
     moved = state._replace(rng_state=rng.bit_generator.state)
-    carries_finite = all(np.isfinite(a).all() for carry in result.carries_next for a in carry)
+    carries_finite = result.carries_next is None or all(
+        np.isfinite(a).all() for carry in result.carries_next for a in carry
+    )
     if result.count == 0 and carries_finite:
         carries = cut(result.carries_next)
         return moved._replace(carries=carries), StepMetrics(math.nan, 0, math.nan, False, False)

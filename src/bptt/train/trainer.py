@@ -36,6 +36,7 @@ from bptt.train.config import (
     parse_memory_budget,
     resolve_config,
 )
+from bptt.train.real_tasks import REAL_TASKS, ClassificationTask, ForecastTask, real_task
 from bptt.train.state import TrainState, init_state, train_step
 from bptt.train.step import Batch
 from bptt.train.tasks import (
@@ -46,7 +47,7 @@ from bptt.train.tasks import (
     text_file_task,
 )
 
-Task = StreamTask | SequenceTask
+Task = StreamTask | SequenceTask | ClassificationTask | ForecastTask
 
 
 class TrainingDivergedError(RuntimeError):
@@ -54,6 +55,8 @@ class TrainingDivergedError(RuntimeError):
 
 
 def make_task(config: TrainConfig) -> Task:
+    if config.task in REAL_TASKS:
+        return real_task(config.task, config)
     if config.task == "shakespeare":
         return shakespeare_task()
     if config.task == "text":

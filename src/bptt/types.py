@@ -12,7 +12,7 @@ Sequences are time-major: ``xs`` is (T, B, D), ``hs`` is (T, B, H).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,11 +33,34 @@ Observer = Callable[[int, Any], None]
 """Called by the backward pass as ``observer(t, dcarry_t)`` with dL/dcarry_t (dL/dh_t, dL/dc_t)."""
 
 
+class SequenceKernels(NamedTuple):
+    """Whole-sequence loops equivalent to a cell's step functions (optional, for speed).
+
+    A cell may offer them as a ``sequence_kernels`` attribute (None when it has none); the
+    engine then uses them for every sequence, and falls back to calling ``step_forward`` and
+    ``step_backward`` at every step for cells without the attribute.
+
+    Attributes:
+        forward: ``forward(params, xs, carry0, mask, resets, *, keep) -> (hs, hs_ext, carry_T,
+            caches)``: the outputs hs (T, B, H); hs_ext (T + 1, B, H), the carried hidden
+            states as in Tape (after any reset); and, when ``keep`` is True, ``caches``, the T
+            per-step caches as views into whole-sequence arrays (a SequenceCaches), else None.
+            ``mask`` and ``resets`` are (T, B) bool arrays or None, as for ``engine.forward``.
+        backward: ``backward(params, xs, hs_ext, caches, dhs, dcarry_T, mask, resets,
+            observer) -> (grads, dxs, dcarry0)``, with ``dhs`` (T, B, H) or None.
+    """
+
+    forward: Callable[..., tuple[Array, Array, Any, Any]]
+    backward: Callable[..., tuple[Any, Array, Any]]
+
+
 class Cell(Protocol):
     """One time step of a recurrent network, as pure functions over explicit values.
 
     A cell keeps no state between calls: everything the backward step needs is in the
     cache returned by the forward step. The BPTT engine depends only on this protocol.
+    A cell may also offer ``sequence_kernels`` (see SequenceKernels), fused loops over a
+    whole sequence that compute the same values faster; the engine works without them.
 
     Attributes:
         name: short name ("rnn", "lstm", "gru").

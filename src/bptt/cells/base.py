@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from bptt.types import Array
+from bptt.types import Array, SequenceKernels
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+STEP_FUNCTIONS = ("input_projection", "step_forward", "step_backward", "weight_grads")
+"""The Cell methods whose math a cell's sequence kernels fuse."""
 
 
 def sigmoid(x: Array, out: Array | None = None) -> Array:
@@ -110,3 +114,189 @@ def stacked_grads(
     db = dxp2.sum(axis=0)  # (G*H,)
     dxs = (dxp2 @ W_x.T).reshape(T, B, D)  # (T, B, D)
     return dW_x, dW_h, db, dxs
+
+
+class SequenceCaches(list):
+    """The T per-step caches of a fused forward pass, as views into whole-sequence arrays.
+
+    It is the list of caches ``step_forward`` would have returned, so code that reads
+    ``tape.caches[t]`` works unchanged. ``arrays`` are the arrays the caches view and
+    ``kernels`` the kernels that wrote them: the fused backward pass reads the arrays whole.
+    A slice or a copy of this list is a plain list, which the engine walks step by step.
+    Changing an entry in place is not supported.
+    """
+
+    def __init__(self, caches: Iterable[Any], arrays: tuple[Array, ...], kernels: Any) -> None:
+        super().__init__(caches)
+        self.arrays = arrays
+        self.kernels = kernels
+
+
+def step_functions(cls: type) -> tuple[Any, ...]:
+    """The functions a cell class defines for STEP_FUNCTIONS, to detect later replacements."""
+    return tuple(getattr(cls, name) for name in STEP_FUNCTIONS)
+
+
+def kernels_if_unchanged(
+    cell: Any, originals: tuple[Any, ...], kernels: SequenceKernels
+) -> SequenceKernels | None:
+    """``kernels`` while ``cell`` still uses the step functions they fuse, else None.
+
+    A subclass or a monkeypatch that replaces ``step_forward`` (or another of STEP_FUNCTIONS)
+    must take effect, so such a cell gets the per-step loop that calls its functions.
+    """
+    cls = type(cell)
+    for name, original in zip(STEP_FUNCTIONS, originals, strict=True):
+        if getattr(cls, name, None) is not original:
+            return None
+    return kernels
+
+
+def gate_affine(blocks: str, H: int, B: int, dtype: Any) -> tuple[Array, Array]:
+    """(scale, shift), each (G*H, B), that turn tanh into the gate activations block by block.
+
+    A block marked "s" is a sigmoid, computed as s(z) = 0.5 + 0.5 tanh(z / 2); "t" is tanh.
+    The fused loops scale the sigmoid rows of W_x^T, W_h^T and b by 0.5 (exact in floating
+    point), so one tanh call covers every gate, followed by ``y * scale + shift``. Both are
+    full (G*H, B) arrays: a ufunc over two same-shaped arrays is faster than a broadcast.
+    """
+    scale = np.repeat([0.5 if k == "s" else 1.0 for k in blocks], H).astype(dtype)
+    shift = np.repeat([0.5 if k == "s" else 0.0 for k in blocks], H).astype(dtype)
+    full = (scale.shape[0], B)
+    return np.broadcast_to(scale[:, None], full).copy(), np.broadcast_to(
+        shift[:, None], full
+    ).copy()
+
+
+def projection_t(W_x: Array, b: Array, xs: Array, scale: Array) -> Array:
+    """The input projection, feature-major: xp[t] = ((x_t W_x + b) * scale)^T, (T, G*H, B).
+
+    One (G*H, D) x (D, B) product per step, written straight into the (T, G*H, B) array;
+    ``scale`` (G*H,) multiplies the columns of W_x and b.
+    """
+    W_xT = (W_x * scale).T  # (G*H, D)
+    xp = np.matmul(W_xT, xs.transpose(0, 2, 1))  # (T, G*H, B)
+    xp += (b * scale)[:, None]
+    return xp
+
+
+def stacked_inputs(
+    W_x: Array, W_h: Array, b: Array, xs: Array, h0: Array, scale: Array
+) -> tuple[Array, Array]:
+    """The operands of one product per step that gives the whole pre-activation.
+
+    Returns:
+        W (G*H, H + D + 1) = [W_h^T  W_x^T  b] with every row multiplied by ``scale`` (G*H,),
+        and hx (T + 1, H + D + 1, B) holding [h_{t-1}^T; x_t^T; 1] for each step t: rows :H
+        are h0^T at t = 0 and are to be filled with h_t^T by the loop (row H: of the last step
+        are unused). Then z_t^T = W @ hx[t].
+    """
+    T, B, D = xs.shape
+    H = W_h.shape[0]
+    W = np.concatenate([W_h.T, W_x.T, b[:, None]], axis=1) * scale[:, None]  # (G*H, H + D + 1)
+    hx = np.empty((T + 1, H + D + 1, B), W.dtype)
+    hx[0, :H] = h0.T
+    hx[:T, H : H + D] = xs.transpose(0, 2, 1)
+    hx[:, H + D] = 1
+    return W, hx
+
+
+def time_major(a: Array) -> Array:
+    """(T, N, B) feature-major steps -> a C-contiguous (T, B, N) copy."""
+    return np.ascontiguousarray(a.transpose(0, 2, 1))
+
+
+def restart_columns(resets: np.ndarray | None) -> dict[int, np.ndarray]:
+    """{t: (B,) bool} for every step t where some sequence restarts; empty without resets."""
+    if resets is None:
+        return {}
+    return {int(t): resets[t] for t in np.flatnonzero(resets.any(axis=1))}
+
+
+def padded_columns(mask: np.ndarray | None) -> dict[int, np.ndarray]:
+    """{t: (B,) bool} of the padded sequences at every step t that has some; empty without."""
+    if mask is None:
+        return {}
+    return {int(t): ~mask[t] for t in np.flatnonzero(~mask.all(axis=1))}
+
+
+def zero_padded(hs: Array, mask: np.ndarray | None) -> Array:
+    """The outputs hs (T, B, H) with zeros at the padded steps of ``mask`` (T, B)."""
+    return hs if mask is None else np.where(mask[:, :, None], hs, 0).astype(hs.dtype)
+
+
+def outputs_before_resets(
+    hs_ext: Array, kept: dict[int, Array], restarts: dict[int, np.ndarray]
+) -> Array:
+    """The outputs hs (T, B, H) from the carried states hs_ext (T + 1, B, H).
+
+    hs_ext[t + 1] is the carry entering step t + 1, zeroed where a sequence restarts there;
+    the output of step t is that carry before the reset, which the loop ``kept`` (H, B_reset).
+    """
+    if not kept:
+        return hs_ext[1:]
+    hs = hs_ext[1:].copy()
+    for t, values in kept.items():
+        hs[t][restarts[t + 1]] = values.T
+    return hs
+
+
+def chunk_steps(T: int, bytes_per_step: int, budget: int = 1 << 21) -> int:
+    """Steps per block of whole-sequence elementwise work, so a block's arrays stay in cache."""
+    return max(1, min(T, budget // max(bytes_per_step, 1)))
+
+
+def block_steps(
+    T: int, steps: int, row_bytes: int, B: int, *, rows: int = 4096, budget: int = 64 << 20
+) -> int:
+    """Steps per block of the stacked weight gradients: a multiple of ``steps``.
+
+    Enough steps for about ``rows`` stacked rows, so each product stays efficient, but at
+    most ``budget`` bytes of (steps, B, G*H) gradient rows (``row_bytes`` per row).
+    """
+    want = min(-(-rows // B), max(1, budget // max(B * row_bytes, 1)))
+    return min(-(-T // steps), max(1, -(-want // steps))) * steps
+
+
+class StackedGrads:
+    """``stacked_grads`` accumulated over blocks of steps, so dxp never exists whole.
+
+    The backward kernels hand over (steps, B, G*H) blocks of dxp and dhp in any order; each
+    adds its products to dW_x, dW_h and db and fills its rows of dxs.
+    """
+
+    def __init__(self, W_x: Array, xs: Array, hs_prev: Array) -> None:
+        T, B, D = xs.shape
+        GH = W_x.shape[1]
+        H = hs_prev.shape[-1]
+        self.W_x, self.xs, self.hs_prev = W_x, xs, hs_prev
+        self.dW_x = np.zeros((D, GH), W_x.dtype)
+        self.dW_h = np.zeros((H, GH), W_x.dtype)
+        self.db = np.zeros(GH, W_x.dtype)
+        self.dxs = np.empty((T, B, D), W_x.dtype)
+
+    def add(self, start: int, dxp: Array, dhp: Array) -> None:
+        """Steps [start, start + len(dxp)): dxp and dhp (steps, B, G*H), views allowed."""
+        stop = start + dxp.shape[0]
+        rows = dxp.shape[0] * dxp.shape[1]
+        dxp2 = dxp.reshape(rows, -1)  # (rows, G*H)
+        dhp2 = dhp.reshape(rows, -1)
+        D, H = self.dW_x.shape[0], self.dW_h.shape[0]
+        self.dW_x += self.xs[start:stop].reshape(rows, D).T @ dxp2  # (D, G*H)
+        self.dW_h += self.hs_prev[start:stop].reshape(rows, H).T @ dhp2  # (H, G*H)
+        self.db += dxp2.sum(axis=0)
+        np.matmul(dxp2, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
+
+    def add_feature_major(self, start: int, dxp: Array, dhp: Array) -> None:
+        """Like ``add``, for blocks stored feature-major: dxp and dhp (G*H, steps * B)."""
+        rows = dxp.shape[1]
+        stop = start + rows // self.xs.shape[1]
+        D, H = self.dW_x.shape[0], self.dW_h.shape[0]
+        self.dW_x += (dxp @ self.xs[start:stop].reshape(rows, D)).T  # (D, G*H)
+        self.dW_h += (dhp @ self.hs_prev[start:stop].reshape(rows, H)).T  # (H, G*H)
+        self.db += dxp.sum(axis=1)
+        np.matmul(dxp.T, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
+
+    def result(self) -> tuple[Array, Array, Array, Array]:
+        """(dW_x (D, G*H), dW_h (H, G*H), db (G*H,), dxs (T, B, D))."""
+        return self.dW_x, self.dW_h, self.db, self.dxs

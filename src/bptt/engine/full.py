@@ -2,7 +2,12 @@
 
 Truncated and checkpointed BPTT are built from these two calls: the gradient into the initial
 carry (``dcarry0``) and an incoming gradient on the final carry (``dcarry_T``) let segments be
-chained or cut.
+chained or cut. ``infer`` is ``forward`` without the tape.
+
+Two loops compute the same values. A cell with ``sequence_kernels`` (every built-in cell) runs
+through its fused loops, which write into whole-sequence arrays; the per-step loop, which
+calls ``step_forward`` and ``step_backward`` at every step, serves cells without kernels and
+cells whose step functions a subclass or patch replaced. The tests compare the two.
 
 Example::
 
@@ -18,14 +23,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.cells.base import check_params
+from bptt.cells.base import SequenceCaches, check_params
 from bptt.engine.validate import (
     check_carry,
     check_mask,
     check_sequence,
     zero_carry,
 )
-from bptt.types import Array, Cell, CellParams, Observer
+from bptt.types import Array, Cell, CellParams, Observer, SequenceKernels
 
 
 class Tape(NamedTuple):
@@ -79,10 +84,59 @@ def forward(
         TypeError, ValueError: bad shapes, dtypes, NaN/Inf, empty sequences or a mask that is
             not (T, B) booleans, before any work is done.
     """
+    xs, carry, mask, resets = _check_forward(cell, params, xs, carry0, mask, resets, finite_check)
+    kernels = _kernels(cell)
+    if kernels is not None:
+        hs, hs_ext, carry, caches = kernels.forward(params, xs, carry, mask, resets, keep=True)
+        return hs, carry, Tape(xs, hs_ext, caches, mask, resets)
+    return _forward_steps(cell, params, xs, carry, mask, resets)
+
+
+def infer(
+    cell: Cell,
+    params: CellParams,
+    xs: Array,
+    carry0: Any = None,
+    mask: Any = None,
+    resets: Any = None,
+    *,
+    finite_check: bool = True,
+) -> tuple[Array, Any]:
+    """``forward`` for inference: the same outputs and final carry, without keeping a tape.
+
+    Returns:
+        hs (T, B, H) and the final carry; the arguments and checks are those of ``forward``.
+    """
+    xs, carry, mask, resets = _check_forward(cell, params, xs, carry0, mask, resets, finite_check)
+    kernels = _kernels(cell)
+    if kernels is not None:
+        hs, _, carry, _ = kernels.forward(params, xs, carry, mask, resets, keep=False)
+        return hs, carry
+    hs, carry, _ = _forward_steps(cell, params, xs, carry, mask, resets)
+    return hs, carry
+
+
+def _kernels(cell: Cell) -> SequenceKernels | None:
+    """The cell's fused sequence kernels, or None to call its step functions step by step."""
+    return getattr(cell, "sequence_kernels", None)
+
+
+def _check_forward(
+    cell: Cell,
+    params: CellParams,
+    xs: Any,
+    carry0: Any,
+    mask: Any,
+    resets: Any,
+    finite_check: bool,
+) -> tuple[Array, Any, np.ndarray | None, np.ndarray | None]:
+    """Every check of ``forward``; returns (xs, carry0, mask, resets) ready for the loop."""
     D, H, dtype = check_params(cell, params)
     xs = check_sequence(xs, D, dtype, finite=finite_check)
     T, B, _ = xs.shape
     mask = check_mask(mask, T, B)
+    if mask is not None and mask.all():
+        mask = None  # every step valid: the same as no mask, and the fused loops apply
     resets = check_mask(resets, T, B, name="resets")
     if resets is not None and not resets.any():
         resets = None
@@ -90,7 +144,21 @@ def forward(
         carry = zero_carry(cell, B, H, dtype)
     else:
         carry = check_carry(cell, carry0, B, H, dtype, name="carry0", finite=finite_check)
+    return xs, carry, mask, resets
 
+
+def _forward_steps(
+    cell: Cell,
+    params: CellParams,
+    xs: Array,
+    carry: Any,
+    mask: np.ndarray | None,
+    resets: np.ndarray | None,
+) -> tuple[Array, Any, Tape]:
+    """The generic loop: ``cell.step_forward`` at every step, for any cell, mask and resets."""
+    T, B, _ = xs.shape
+    H = carry.h.shape[1]
+    dtype = xs.dtype
     xp = cell.input_projection(params, xs)  # (T, B, G*H)
     hs_ext = np.empty((T + 1, B, H), dtype=dtype)
     hs_ext[0] = carry.h
@@ -169,6 +237,15 @@ def backward(
     else:
         dcarry = check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
 
+    kernels = _kernels(cell)
+    if (
+        kernels is not None
+        and isinstance(caches, SequenceCaches)
+        and caches.kernels is kernels
+        and len(caches) == T
+    ):
+        return kernels.backward(params, xs, hs_ext, caches, dhs, dcarry, mask, resets, observer)
+
     GH = cell.num_gates * H
     dxp = np.empty((T, B, GH), dtype=dtype)
     dhp = np.empty((T, B, GH), dtype=dtype) if cell.separate_hidden_grad else dxp
@@ -193,16 +270,3 @@ def backward(
             dcarry = _zero_rows(dcarry, resets[t])  # the gradient stops at a reset
     grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
     return grads, dxs, dcarry
-
-
-def infer(
-    cell: Cell,
-    params: CellParams,
-    xs: Array,
-    carry0: Any = None,
-    mask: Any = None,
-    resets: Any = None,
-) -> tuple[Array, Any]:
-    """``forward`` without the tape, for inference: returns (hs (T, B, H), carry_T)."""
-    hs, carry, _ = forward(cell, params, xs, carry0, mask, resets)
-    return hs, carry

@@ -1,0 +1,79 @@
+"""Compiled per-step kernels for the fused LSTM loops in float32, when numba is installed.
+
+A NumPy step is about ten ufunc calls, each of which costs some 0.4 us before it touches an
+element; at small sizes that overhead, not the arithmetic, is most of the step. These kernels
+do a step's elementwise work in one call, leaving the matrix product to NumPy's BLAS.
+
+They are an optional speed-up: ``pip install numba`` (the ``fast`` extra) turns them on, the
+environment variable ``BPTT_NUMBA=0`` turns them off, and without them the fused loops run
+the same math in NumPy (the tests run both and compare). They are used for float32 only:
+tanh is the rational approximation Eigen uses for float32 (``ptanh_float``, 13/6 degree,
+within 4e-7 of tanh), which vectorises where libm's tanhf does not, and float64, the dtype
+of every gradient check, keeps NumPy's tanh.
+
+Both kernels see one step as flat, C-contiguous, feature-major (N * B,) arrays, the layout of
+the fused loops; with n = H * B, gate k of the stacked (4H, B) block is [k * n, (k + 1) * n).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+ENV_SWITCH = "BPTT_NUMBA"
+
+
+def enabled() -> bool:
+    """Whether the kernels may be used: numba importable and not switched off."""
+    return os.environ.get(ENV_SWITCH, "1") != "0" and _installed()
+
+
+@cache
+def _installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+def lstm_kernels(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """(forward_step, backward_step) for ``dtype``, or None to use NumPy.
+
+    forward_step(z (4n,), c_prev (n,), c (n,), tanh_c (n,), h (n,)):
+        z holds the pre-activation with the sigmoid rows halved; it becomes the gates
+        i, f, g, o, and c, tanh(c) and h = o tanh(c) are written.
+    backward_step(gates (4n,), c_prev (n,), tanh_c (n,), dh_next (n,), dhs_t (n,),
+                  dc_next (n,), dz (4H, steps, B), t):
+        with dh = dh_next + dhs_t and dc = dc_next + dh o tanh'(c), writes dL/dz of the step
+        into dz[:, t] and replaces dc_next by dc * f.
+    """
+    if np.dtype(dtype) != np.float32 or not enabled():
+        return None
+    return _compile()
+
+
+@cache
+def _compile() -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """Import (and compile, or load from numba's cache) the kernels; None if that fails."""
+    try:
+        from bptt.cells import _numba_kernels  # imports numba, defines the jitted functions
+
+        # Compile now, on tiny arrays, so that a numba that cannot build for this machine
+        # means NumPy rather than an error in the middle of training.
+        a = np.zeros(4, np.float32)
+        _numba_kernels.lstm_forward_step(a, a[:1], a[1:2].copy(), a[:1].copy(), a[:1].copy())
+        one = a[:1].copy()
+        dz = np.zeros((4, 2, 1), np.float32)
+        _numba_kernels.lstm_backward_step(a, one, one, one, one, one.copy(), dz, 1)
+    except Exception as error:  # numba raises many kinds; any of them means "use NumPy"
+        warnings.warn(
+            f"bptt: numba kernels unavailable ({type(error).__name__}: {error}); using NumPy. "
+            f"Set {ENV_SWITCH}=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return _numba_kernels.lstm_forward_step, _numba_kernels.lstm_backward_step

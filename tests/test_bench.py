@@ -94,3 +94,28 @@ def test_parse_config():
     assert parse_config("32,100,64,128") == BenchConfig(32, 100, 64, 128)
     with pytest.raises(ValueError, match="four positive integers B,T,D,H, got '32,100'"):
         parse_config("32,100")
+
+
+def test_bptt_bench_command(tmp_path, capsys):
+    from bptt.cli import main
+
+    out = tmp_path / "bench.json"
+    args = [
+        "bench",
+        "--config",
+        "2,3,4,5",
+        "--cell",
+        "gru",
+        "--repeats",
+        "1",
+        "--run-seconds",
+        "0",
+        "--no-memory",
+        "--no-torch",
+        "--json",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert "gru" in capsys.readouterr().out
+    assert json.loads(out.read_text())
+    assert main(["bench", "--repeats", "0"]) == 2

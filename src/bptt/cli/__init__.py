@@ -9,10 +9,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bptt.cli import diagnose, gradcheck, sample, train
+from bptt.cli import bench, diagnose, gradcheck, sample, train
 from bptt.cli import eval as eval_command
 
-SUBCOMMANDS = (train, sample, eval_command, diagnose, gradcheck)
+SUBCOMMANDS = (train, sample, eval_command, diagnose, gradcheck, bench)
 
 # Exceptions that mean "the user asked for something that cannot be done", with the exit code.
 USER_ERRORS: dict[type[BaseException], int] = {

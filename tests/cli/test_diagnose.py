@@ -22,6 +22,28 @@ FRESH = [
 ]
 
 
+def _train_adding(run):
+    args = [
+        "train",
+        "--task",
+        "adding",
+        "--seq-len",
+        "10",
+        "--full",
+        "--hidden",
+        "8",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-sequences",
+        "10",
+        "--out",
+        str(run),
+    ]
+    assert main(args) == 0
+
+
 def _report_is_complete(out):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
@@ -68,25 +90,7 @@ def test_checkpoint_of_the_default_training_run(tmp_path, capsys):
 
 def test_nonfinite_model_is_a_finding_not_a_crash(tmp_path, capsys):
     run = tmp_path / "run"
-    args = [
-        "train",
-        "--task",
-        "adding",
-        "--seq-len",
-        "10",
-        "--full",
-        "--hidden",
-        "8",
-        "--steps",
-        "2",
-        "--eval-every",
-        "2",
-        "--eval-sequences",
-        "10",
-        "--out",
-        str(run),
-    ]
-    assert main(args) == 0
+    _train_adding(run)
     ckpt = load_checkpoint(run)
     params = dict(ckpt.params)
     params["layers.0.W_h"] = np.full_like(params["layers.0.W_h"], np.nan)
@@ -115,25 +119,7 @@ def test_bad_input(tmp_path, capsys):
     blocker.write_text("x")
     _error(capsys, [*FRESH, "--out", str(blocker / "r")], "is not writable")
     run = tmp_path / "run"
-    args = [
-        "train",
-        "--task",
-        "adding",
-        "--seq-len",
-        "10",
-        "--full",
-        "--hidden",
-        "8",
-        "--steps",
-        "2",
-        "--eval-every",
-        "2",
-        "--eval-sequences",
-        "10",
-        "--out",
-        str(run),
-    ]
-    assert main(args) == 0
+    _train_adding(run)
     capsys.readouterr()
     _error(capsys, ["diagnose", "--checkpoint", str(run), "--cell", "gru"], "does not match")
     _error(capsys, ["diagnose", "--checkpoint", str(run), "--task", "copy"], "does not match")

@@ -17,6 +17,12 @@ shared machine; only ratios measured this way mean much.
 Achieved GFLOP/s counts the matrix products of the step (``step_flops``) and is given as a
 fraction of a GEMM ceiling measured in the same run: a large float32 product through NumPy.
 
+Each run also counts minor page faults per call. bptt allocates its tape and buffers afresh
+at every call; glibc maps large blocks with mmap until the program frees one, then raises its
+mmap and trim thresholds and reuses its heap. The GEMM ceiling, measured first, frees 16 MiB
+arrays, so the timed calls run in that steady state (0 faults), as in any process that has
+freed a large array; in a fresh process, small models can spend about half a step in faults.
+
 Peak memory of one training step versus T is measured with tracemalloc for bptt (NumPy
 reports its buffers to tracemalloc) and, for both frameworks, as the growth of the resident
 set during one step in a fresh process (PyTorch's CPU allocator is invisible to tracemalloc).
@@ -242,14 +248,28 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 inflates far less; it adds up every thread, so it compares frameworks fairly only at 1 thread."""
 
 
-def _run(fn: Callable[[], Any], calls: int, clock: Callable[[], float]) -> float:
-    """One run: the median time of ``calls`` calls, in seconds."""
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _run(fn: Callable[[], Any], calls: int, clock: Callable[[], float]) -> tuple[float, float]:
+    """One run: the median time of ``calls`` calls (s) and the minor page faults per call.
+
+    Page faults show fresh memory being mapped: a process whose allocator has not yet raised
+    its thresholds (glibc does after freeing a large block) pays for every first touch.
+    """
     times = []
+    faults = _minor_faults()
     for _ in range(calls):
         start = clock()
         fn()
         times.append(clock() - start)
-    return statistics.median(times)
+    return statistics.median(times), (_minor_faults() - faults) / calls
 
 
 def _calls_for(fn: Callable[[], Any], warmup: int, min_calls: int, run_seconds: float) -> int:
@@ -269,10 +289,10 @@ def _time_pair(
     min_calls: int,
     run_seconds: float,
     clock: Callable[[], float],
-) -> dict[str, list[float]]:
-    """Runs of every program, alternating between them, in seconds: {name: [run, ...]}."""
+) -> dict[str, list[tuple[float, float]]]:
+    """Runs of every program, alternating between them: {name: [(seconds, faults), ...]}."""
     calls = {k: _calls_for(fn, warmup, min_calls, run_seconds) for k, fn in programs.items()}
-    runs: dict[str, list[float]] = {k: [] for k in programs}
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in programs}
     names = list(programs)
     for r in range(repeats):
         for k in names if r % 2 == 0 else names[::-1]:
@@ -497,22 +517,29 @@ def _cpu_name() -> str:
 
 
 def _time_row(
-    cell: str, mode: str, config: BenchConfig, n_out: int, runs: dict[str, list[float]]
+    cell: str,
+    mode: str,
+    config: BenchConfig,
+    n_out: int,
+    runs: dict[str, list[tuple[float, float]]],
 ) -> dict[str, Any]:
     flops = step_flops(cell, config, mode, n_out)
     row: dict[str, Any] = {"kind": "time", "cell": cell, "mode": mode, **config._asdict()}
     row["O"] = n_out
     row["gflop"] = flops / 1e9
+    times = {side: [seconds for seconds, _ in r] for side, r in runs.items()}
     for side in ("bptt", "torch"):
         if side in runs:
-            seconds = statistics.median(runs[side])
+            seconds = statistics.median(times[side])
             row[f"{side}_ms"] = seconds * 1e3
-            row[f"{side}_runs_ms"] = [s * 1e3 for s in runs[side]]
+            row[f"{side}_runs_ms"] = [s * 1e3 for s in times[side]]
             row[f"{side}_gflops"] = flops / seconds / 1e9
+            row[f"{side}_faults_per_call"] = statistics.median(f for _, f in runs[side])
         else:
             row[f"{side}_ms"] = row[f"{side}_runs_ms"] = row[f"{side}_gflops"] = None
+            row[f"{side}_faults_per_call"] = None
     if "torch" in runs:
-        ratios = [b / t for b, t in zip(runs["bptt"], runs["torch"], strict=True)]
+        ratios = [b / t for b, t in zip(times["bptt"], times["torch"], strict=True)]
         row["ratio"] = statistics.median(ratios)
         row["ratio_runs"] = ratios
     else:
@@ -587,6 +614,16 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
                     text += f" ({100 * frac:.0f}%)"
                 cells.append(text)
             lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        faults = {
+            side: [r[f"{side}_faults_per_call"] for r in rows if r.get(f"{side}_faults_per_call")]
+            for side in ("bptt", "torch")
+        }
+        lines.append(
+            "Minor page faults per call, largest over the rows: "
+            + ", ".join(f"{side} {max(f, default=0):.0f}" for side, f in faults.items())
+            + " (fresh memory mapped while timing; 0 once the allocator reuses its heap)."
+        )
         lines.append("")
     memory = [r for r in results if r["kind"] == "memory"]
     if memory:

@@ -182,7 +182,7 @@ def _forward_steps(
         carry = new_carry
     hs = hs_ext[1:] if hs_out is None else hs_out
     if columns is not None:
-        hs = np.where(columns, hs, 0).astype(dtype)
+        hs = np.where(columns, hs, 0).astype(dtype, copy=False)
     return hs, carry, Tape(xs, hs_ext, caches, mask, resets)
 
 

@@ -259,3 +259,49 @@ def test_fused_equals_per_step_at_any_size(name, T_, B_, D_, H_, seed):
     np.testing.assert_allclose(fused[0], plain[0], rtol=1e-12, atol=1e-13)
     for a, b in zip(gradients(fused), gradients(plain), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
+    """Runs of steps in one compiled call (product through NumPy's BLAS) against one Python
+    step at a time with the same kernels, with resets and padding cutting the runs."""
+    if compiled.lstm_forward_loop(np.float32) is None:
+        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
+    cell = LSTMCell()
+    rng = np.random.default_rng(7)
+    params = cell.init_params(rng, 6, 24, dtype=np.float32)
+    xs = rng.standard_normal((30, 5, 6)).astype(np.float32)
+    dhs = rng.standard_normal((30, 5, 24)).astype(np.float32)
+    resets = np.zeros((30, 5), dtype=bool)
+    resets[9, 1] = resets[21, 3] = True
+    mask = np.arange(30)[:, None] < np.array([30, 17, 30, 4, 25])[None, :]
+    calls = []
+    for kind in ("forward", "backward"):
+        original = getattr(compiled, f"lstm_{kind}_loop")(np.float32)
+
+        def counted(*args, original=original, kind=kind):
+            calls.append(kind)
+            return original(*args)
+
+        monkeypatch.setattr(compiled, f"lstm_{kind}_loop", lambda dtype, f=counted: f)
+    for flags in ({}, {"resets": resets, "mask": mask}):
+        got = run(cell, params, xs, None, dhs, None, flags.get("resets"), flags.get("mask"))
+        with monkeypatch.context() as m:
+            m.setattr(compiled, "lstm_forward_loop", lambda dtype: None)
+            m.setattr(compiled, "lstm_backward_loop", lambda dtype: None)
+            want = run(cell, params, xs, None, dhs, None, flags.get("resets"), flags.get("mask"))
+        for a, b in zip([got[0], *gradients(got)], [want[0], *gradients(want)], strict=True):
+            assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert {"forward", "backward"} <= set(calls)
+
+
+def test_the_compiled_product_refuses_arrays_it_would_misread():
+    if compiled.lstm_forward_loop(np.float32) is None:
+        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
+    from bptt.cells import _numba_loops
+
+    A = np.ones((4, 3), np.float32)
+    B_, C = np.ones((3, 2), np.float32), np.zeros((4, 2), np.float32)
+    _numba_loops._product(A, B_, C, 2)
+    np.testing.assert_array_equal(C, A @ B_)
+    with pytest.raises(ValueError, match="C-ordered A"):
+        _numba_loops._product(np.asfortranarray(A), B_, C, 2)

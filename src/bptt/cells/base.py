@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
+from bptt.cells import buffers
 from bptt.types import Array, SequenceKernels
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -116,20 +118,31 @@ def stacked_grads(
     return dW_x, dW_h, db, dxs
 
 
-class SequenceCaches(list):
+class SequenceCaches(Sequence):
     """The T per-step caches of a fused forward pass, as views into whole-sequence arrays.
 
-    It is the list of caches ``step_forward`` would have returned, so code that reads
-    ``tape.caches[t]`` works unchanged. ``arrays`` are the arrays the caches view and
-    ``kernels`` the kernels that wrote them: the fused backward pass reads the arrays whole.
-    A slice or a copy of this list is a plain list, which the engine walks step by step.
-    Changing an entry in place is not supported.
+    It reads as the list of caches ``step_forward`` would have returned, so code that reads
+    ``tape.caches[t]`` works unchanged; each cache is made when it is read (``cache(t)``),
+    not T of them per forward pass. ``arrays`` are the arrays the caches view and ``kernels``
+    the kernels that wrote them: the fused backward pass reads the arrays whole. A slice or
+    ``list(...)`` of it is a plain list, which the engine walks step by step.
     """
 
-    def __init__(self, caches: Iterable[Any], arrays: tuple[Array, ...], kernels: Any) -> None:
-        super().__init__(caches)
+    def __init__(
+        self, T: int, cache: Callable[[int], Any], arrays: tuple[Array, ...], kernels: Any
+    ) -> None:
+        self._T, self._cache = T, cache
         self.arrays = arrays
         self.kernels = kernels
+
+    def __len__(self) -> int:
+        return self._T
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._cache(t) for t in range(self._T)[index]]
+        t = range(self._T)[index]  # IndexError beyond the steps, negative indices as a list's
+        return self._cache(t)
 
 
 def step_functions(cls: type) -> tuple[Any, ...]:
@@ -186,24 +199,38 @@ def stacked_inputs(
     """The operands of one product per step that gives the whole pre-activation.
 
     Returns:
-        W (G*H, H + D + 1) = [W_h^T  W_x^T  b] with every row multiplied by ``scale`` (G*H,),
-        and hx (T + 1, H + D + 1, B) holding [h_{t-1}^T; x_t^T; 1] for each step t: rows :H
-        are h0^T at t = 0 and are to be filled with h_t^T by the loop (row H: of the last step
-        are unused). Then z_t^T = W @ hx[t].
+        W (G*H, H + D + 1) = [W_h^T  W_x^T  b], C-ordered, with every row multiplied by
+        ``scale`` (G*H,), and hx (T + 1, H + D + 1, B) holding [h_{t-1}^T; x_t^T; 1] for each
+        step t: rows :H are h0^T at t = 0 and are to be filled with h_t^T by the loop (row H:
+        of the last step are unused). Then z_t^T = W @ hx[t].
     """
     T, B, D = xs.shape
     H = W_h.shape[0]
-    W = np.concatenate([W_h.T, W_x.T, b[:, None]], axis=1) * scale[:, None]  # (G*H, H + D + 1)
-    hx = np.empty((T + 1, H + D + 1, B), W.dtype)
+    W = np.concatenate([W_h.T, W_x.T, b[:, None]], axis=1)  # (G*H, H + D + 1)
+    W = np.multiply(W, scale[:, None], order="C")
+    hx = buffers.empty((T + 1, H + D + 1, B), W.dtype)
     hx[0, :H] = h0.T
     hx[:T, H : H + D] = xs.transpose(0, 2, 1)
     hx[:, H + D] = 1
     return W, hx
 
 
+def step_runs(
+    T: int, restarts: dict[int, np.ndarray], pads: dict[int, np.ndarray]
+) -> list[tuple[int, int]]:
+    """[start, stop) runs of steps that cover 0..T-1, split before every step where some
+    sequence restarts and after every step where some is padded, so that a loop can run
+    each run in one go and handle those steps' columns in between."""
+    cuts = sorted({0, T, *restarts, *(t + 1 for t in pads)})
+    return list(pairwise(cuts))
+
+
 def time_major(a: Array) -> Array:
     """(T, N, B) feature-major steps -> a C-contiguous (T, B, N) copy."""
-    return np.ascontiguousarray(a.transpose(0, 2, 1))
+    T, N, B = a.shape
+    out = buffers.empty((T, B, N), a.dtype)
+    np.copyto(out, a.transpose(0, 2, 1))
+    return out
 
 
 def restart_columns(resets: np.ndarray | None) -> dict[int, np.ndarray]:
@@ -271,9 +298,10 @@ class StackedGrads:
         H = hs_prev.shape[-1]
         self.W_x, self.xs, self.hs_prev = W_x, xs, hs_prev
         self.dW_x = np.zeros((D, GH), W_x.dtype)
-        self.dW_h = np.zeros((H, GH), W_x.dtype)
+        self.dW_h = buffers.empty((H, GH), W_x.dtype)
+        self.dW_h.fill(0)
         self.db = np.zeros(GH, W_x.dtype)
-        self.dxs = np.empty((T, B, D), W_x.dtype)
+        self.dxs = buffers.empty((T, B, D), W_x.dtype)
 
     def add(self, start: int, dxp: Array, dhp: Array) -> None:
         """Steps [start, start + len(dxp)): dxp and dhp (steps, B, G*H), views allowed."""

@@ -77,3 +77,31 @@ def _compile() -> tuple[Callable[..., None], Callable[..., None]] | None:
         )
         return None
     return _numba_kernels.lstm_forward_step, _numba_kernels.lstm_backward_step
+
+
+def lstm_forward_loop(dtype: Any) -> Callable[..., None] | None:
+    """``loop(W, hx, gates, cs, tanh_cs, start, stop)``: runs of forward steps in one call,
+    product included (bptt.cells._numba_loops), or None to loop in Python."""
+    loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
+    return None if loops is None else loops[0]
+
+
+def lstm_backward_loop(dtype: Any) -> Callable[..., None] | None:
+    """``loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, start, stop, offset)``: runs of
+    backward steps in one call, or None to loop in Python."""
+    loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
+    return None if loops is None else loops[1]
+
+
+@cache
+def _loops() -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """Import the loops where the per-step kernels work and NumPy's BLAS is reachable."""
+    if _compile() is None:
+        return None
+    from bptt.cells._blas import SGEMM
+
+    if SGEMM is None:
+        return None
+    from bptt.cells import _numba_loops
+
+    return _numba_loops.lstm_forward_loop, _numba_loops.lstm_backward_loop

@@ -220,8 +220,11 @@ def forward_sequence(
     carry = GRUCarry(hs_ext[T].copy())
     if not keep:
         return outputs, hs_ext, carry, None
-    caches = (GRUCache(r[t].T, z[t].T, n[t].T, hns[t].T, hs_ext[t]) for t in range(T))
-    return outputs, hs_ext, carry, SequenceCaches(caches, (rzn, hns), _KERNELS)
+
+    def cache(t: int) -> GRUCache:
+        return GRUCache(r[t].T, z[t].T, n[t].T, hns[t].T, hs_ext[t])
+
+    return outputs, hs_ext, carry, SequenceCaches(T, cache, (rzn, hns), _KERNELS)
 
 
 def backward_sequence(

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.cells import compiled
+from bptt.cells import buffers, compiled
 from bptt.cells.base import (
     SequenceCaches,
     StackedGrads,
@@ -51,6 +53,7 @@ from bptt.cells.base import (
     stacked_grads,
     stacked_inputs,
     step_functions,
+    step_runs,
     time_major,
     uniform_init,
     zero_padded,
@@ -185,50 +188,84 @@ def forward_sequence(
     scale, shift = gate_affine("ssts", H, B, dtype)  # (4H, B)
     W, hx = stacked_inputs(params.W_x, params.W_h, params.b, xs, carry0.h, scale[:, 0])
     hs = hx[:, :H]  # (T + 1, H, B) views: h_{t-1} of each step
-    gates = np.empty((T, 4 * H, B), dtype)  # z, then the gates
-    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))  # (T, H, B) views
-    cs = np.empty((T + 1, H, B), dtype)
-    cs[0] = carry0.c.T
-    tanh_cs = np.empty((T, H, B), dtype)
-    ig = np.empty((H, B), dtype)
+    if keep:  # whole-sequence arrays for the tape
+        gates = buffers.empty((T, 4 * H, B), dtype)  # z, then the gates
+        cs = buffers.empty((T + 1, H, B), dtype)  # [c0, c_1, ...]
+        tanh_cs = buffers.empty((T, H, B), dtype)
+        c_steps = list(cs)
+    else:  # inference: one step's buffers, so only the outputs grow with T
+        gates, tanh_cs = np.empty((1, 4 * H, B), dtype), np.empty((1, H, B), dtype)
+        # c_{t-1} and c_t alternate between two buffers: the compiled step vectorises only
+        # when they do not overlap.
+        cs = np.empty((2, H, B), dtype)
+        c_steps = [cs[t % 2] for t in range(T + 1)]
+    c_steps[0][...] = carry0.c.T
     restarts, kept = restart_columns(resets), {}
     pads = padded_columns(mask)
-    kernels = compiled.lstm_kernels(dtype)
-    if kernels is None:
-        views = (gates, cs, cs[1:], tanh_cs, hs[1:], i, f, g, o)
-    else:  # the same step in one compiled call, on flat views
-        flat = (gates, cs, cs[1:], tanh_cs)
-        views = (*(a.reshape(len(a), -1) for a in flat), [h.reshape(-1) for h in hs[1:]])
-    steps = zip(hx, hs, zip(*views, strict=False), strict=False)  # hx and cs hold T + 1 steps
-    for t, (hx_t, h_prev, (z, c_prev, c, tanh_c, h, *blocks)) in enumerate(steps):
-        if t in restarts:  # a new sequence starts in these columns: zero their carry
-            if t > 0:
-                kept[t - 1] = h_prev[:, restarts[t]].copy()  # the output of step t - 1
-            h_prev[:, restarts[t]] = 0
-            cs[t][:, restarts[t]] = 0
-        np.matmul(W, hx_t, out=gates[t])  # (4H, B), z with the sigmoid rows halved
-        if kernels is not None:
-            kernels[0](z, c_prev, c, tanh_c, h)
-        else:
-            i_t, f_t, g_t, o_t = blocks
+    loop = compiled.lstm_forward_loop(dtype)
+    if loop is not None:
+        run = partial(loop, W, hx, gates, cs, tanh_cs)
+    else:
+        run = _python_steps(W, hx, hs, gates, c_steps, tanh_cs, scale, shift)
+    for start, stop in step_runs(T, restarts, pads):
+        if start in restarts:  # a new sequence starts in these columns: zero their carry
+            if start > 0:
+                kept[start - 1] = hs[start][:, restarts[start]].copy()  # output of step - 1
+            hs[start][:, restarts[start]] = 0
+            c_steps[start][:, restarts[start]] = 0
+        run(start, stop)
+        t = stop - 1
+        if t in pads:  # padded sequences keep their carry
+            hs[t + 1][:, pads[t]] = hs[t][:, pads[t]]
+            c_steps[t + 1][:, pads[t]] = c_steps[t][:, pads[t]]
+    hs_ext = time_major(hs)  # (T + 1, B, H)
+    outputs = zero_padded(outputs_before_resets(hs_ext, kept, restarts), mask)
+    carry = LSTMCarry(hs_ext[T].copy(), c_steps[T].T.copy())
+    if not keep:
+        return outputs, hs_ext, carry, None
+
+    def cache(t: int) -> LSTMCache:
+        return LSTMCache(gates[t].T, tanh_cs[t].T, cs[t].T)
+
+    return outputs, hs_ext, carry, SequenceCaches(T, cache, (gates, cs, tanh_cs), _KERNELS)
+
+
+def _python_steps(
+    W: Array,
+    hx: Array,
+    hs: Array,
+    gates: Array,
+    c_steps: list[Array],
+    tanh_cs: Array,
+    scale: Array,
+    shift: Array,
+) -> Callable[[int, int], None]:
+    """``run(start, stop)``: steps [start, stop) of the forward loop, one product per step
+    and the elementwise work in one compiled call per step (float32 with numba) or in NumPy.
+    Inference passes one row of gates and tanh_cs, which every step reuses."""
+    H, B = tanh_cs.shape[1:]
+    kernels = compiled.lstm_kernels(gates.dtype)
+    ig = np.empty((H, B), gates.dtype)
+
+    def run(start: int, stop: int) -> None:
+        for t in range(start, stop):
+            k = t if len(gates) > 1 else 0
+            z, c_prev, c, tanh_c, h = gates[k], c_steps[t], c_steps[t + 1], tanh_cs[k], hs[t + 1]
+            np.matmul(W, hx[t], out=z)  # (4H, B), z with the sigmoid rows halved
+            if kernels is not None:
+                kernels[0](*(a.reshape(-1) for a in (z, c_prev, c, tanh_c, h)))
+                continue
+            i, f, g, o = (z[q * H : (q + 1) * H] for q in range(4))
             np.tanh(z, out=z)
             z *= scale
             z += shift  # i, f, g, o
-            np.multiply(f_t, c_prev, out=c)
-            np.multiply(i_t, g_t, out=ig)
+            np.multiply(f, c_prev, out=c)
+            np.multiply(i, g, out=ig)
             c += ig
             np.tanh(c, out=tanh_c)
-            np.multiply(o_t, tanh_c, out=h)
-        if t in pads:  # padded sequences keep their carry
-            hs[t + 1][:, pads[t]] = h_prev[:, pads[t]]
-            cs[t + 1][:, pads[t]] = cs[t][:, pads[t]]
-    hs_ext = time_major(hs)  # (T + 1, B, H)
-    outputs = zero_padded(outputs_before_resets(hs_ext, kept, restarts), mask)
-    carry = LSTMCarry(hs_ext[T].copy(), cs[T].T.copy())
-    if not keep:
-        return outputs, hs_ext, carry, None
-    caches = (LSTMCache(gates[t].T, tanh_cs[t].T, cs[t].T) for t in range(T))
-    return outputs, hs_ext, carry, SequenceCaches(caches, (gates, cs, tanh_cs), _KERNELS)
+            np.multiply(o, tanh_c, out=h)
+
+    return run
 
 
 def backward_sequence(
@@ -275,7 +312,7 @@ def backward_sequence(
     stacked = StackedGrads(params.W_x, xs, hs_ext[:-1])
     for stop in range(T, 0, -block):
         start = max(0, stop - block)
-        dz = np.empty((GH, stop - start, B), dtype)  # dL/dz of the block, feature-major
+        dz = buffers.empty((GH, stop - start, B), dtype)  # dL/dz of the block, feature-major
         steps(start, stop, dz)
         rows = dz.reshape(GH, -1)  # (4H, steps * B)
         stacked.add_feature_major(start, rows, rows)
@@ -359,26 +396,44 @@ def _compiled_steps(
     restarts: dict[int, np.ndarray],
     pads: dict[int, np.ndarray],
 ) -> Callable[[int, int, Array], None]:
-    """``steps(start, stop, out)`` with one compiled call and one product per step."""
+    """``steps(start, stop, out)`` with one compiled call and one product per step.
+
+    Runs of steps without padded or restarting sequences go to the compiled loop in one
+    call (when NumPy's BLAS is reachable from it); the others, one Python step each.
+    """
+    loop = compiled.lstm_backward_loop(arrays[0].dtype)
+    W_h = np.ascontiguousarray(W_h)  # (H, 4H), as the compiled loop reads it
     gates, cs, tanh_cs = (a.reshape(len(a), -1) for a in arrays)  # flat steps
     no_dhs = np.zeros((1, gates.shape[1] // 4), gates.dtype)
     dh_flat, dc_flat = dh_next.reshape(-1), dc_next.reshape(-1)
+    special = {*pads, *restarts}
+
+    def step(t: int, dhs_t: Array, out: Array, j: int) -> None:
+        passed = _stop_padded(pads.get(t), dh_next, dc_next)  # dhs_t is 0 there
+        kernel(gates[t], cs[t], tanh_cs[t], dh_flat, dhs_t[j], dc_flat, out, j)
+        np.matmul(W_h, out[:, j], out=dh_next)  # (H, B)
+        if passed is not None:
+            dh_next[:, passed[0]], dc_next[:, passed[0]] = passed[1:]
+        if t in restarts:  # the gradient stops where the sequence restarted
+            dh_next[:, restarts[t]] = 0
+            dc_next[:, restarts[t]] = 0
 
     def steps(start: int, stop: int, out: Array) -> None:
         if dhs is None:
             dhs_t = no_dhs.repeat(stop - start, axis=0)
         else:  # feature-major and flat, like the other inputs of the kernel
             dhs_t = dhs[start:stop].transpose(0, 2, 1).reshape(stop - start, -1)
-        for t in range(stop - 1, start - 1, -1):
-            j = t - start
-            passed = _stop_padded(pads.get(t), dh_next, dc_next)  # dhs_t is 0 there
-            kernel(gates[t], cs[t], tanh_cs[t], dh_flat, dhs_t[j], dc_flat, out, j)
-            np.matmul(W_h, out[:, j], out=dh_next)  # (H, B)
-            if passed is not None:
-                dh_next[:, passed[0]], dc_next[:, passed[0]] = passed[1:]
-            if t in restarts:  # the gradient stops where the sequence restarted
-                dh_next[:, restarts[t]] = 0
-                dc_next[:, restarts[t]] = 0
+        if loop is None:
+            for t in range(stop - 1, start - 1, -1):
+                step(t, dhs_t, out, t - start)
+            return
+        marked = [t for t in special if start <= t < stop]
+        cuts = sorted({start, stop, *marked, *(t + 1 for t in marked)})
+        for a, b in reversed(list(pairwise(cuts))):
+            if a in special:  # a run of one step
+                step(a, dhs_t, out, a - start)
+            else:
+                loop(W_h, *arrays, dh_next, dhs_t, dc_next, out, a, b, start)
 
     return steps
 

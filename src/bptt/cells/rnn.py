@@ -200,8 +200,11 @@ def _forward_sequence(
     acts = carried.copy() if computed else carried  # what step_forward returned
     for t, values in computed.items():
         acts[t][pads[t]] = values
-    caches = (RNNCache(acts[t]) for t in range(T))
-    return outputs, hs_ext, carry, SequenceCaches(caches, (acts,), _KERNELS[activation])
+
+    def cache(t: int) -> RNNCache:
+        return RNNCache(acts[t])
+
+    return outputs, hs_ext, carry, SequenceCaches(T, cache, (acts,), _KERNELS[activation])
 
 
 def _backward_sequence(

@@ -281,14 +281,24 @@ class Model:
                     hs, carry, tape = forward(
                         self.cell, p, x_in, c0, mask, resets, finite_check=False
                     )
-                else:
+                else:  # a last-step readout reads only the top layer's final carries
                     hs, carry, tape = forward_checkpointed(
-                        self.cell, p, x_in, c0, mask, resets, policy=memory_policy
+                        self.cell,
+                        p,
+                        x_in,
+                        c0,
+                        mask,
+                        resets,
+                        policy=memory_policy,
+                        outputs=not (cfg.readout == "last" and layer == cfg.num_layers - 1),
                     )
-                outs.append(hs if d == 0 else _gather_time(hs, rev))
+                outs.append(hs if d == 0 or hs is None else _gather_time(hs, rev))
                 tapes.append(tape)
                 carries.append(carry)
-            xs = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, H_out)
+            if outs[0] is None:  # not kept (checkpointed, last-step readout)
+                xs = None
+            else:
+                xs = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, H_out)
             keep = None
             if dropping and layer < cfg.num_layers - 1:
                 keep = (rng.random(xs.shape) >= cfg.dropout) / (1.0 - cfg.dropout)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from bptt.cells import GRUCell, LSTMCell, RNNCell
+from bptt.cells import GRUCell, LSTMCell, RNNCell, buffers
 from bptt.engine import backward, checkpointed, forward
 from bptt.engine.checkpointed import CheckpointTape, backward_checkpointed, forward_checkpointed
 from bptt.engine.full import infer
@@ -224,12 +224,28 @@ def test_no_engine_call_holds_more_steps_than_the_budget(monkeypatch, policy):
 
 
 def _peak_bytes(fn):
+    buffers.clear()  # idle buffers of earlier calls would hide allocations from tracemalloc
     tracemalloc.start()
     try:
         fn()
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_without_outputs_the_carry_and_gradients_are_the_same(name):
+    """outputs=False (a last-step readout) keeps no hs; the final carry and gradients hold."""
+    p = make_problem(name, 13, masked=True, seed=2)._replace(dhs=None)
+    expected = run_full(p, [])
+    hs, carry_T, tape = forward_checkpointed(
+        p.cell, p.params, p.xs, p.carry0, p.mask, p.resets, policy=3, outputs=False
+    )
+    assert hs is None
+    for want, got in zip(expected[1], carry_T, strict=True):
+        assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    actual = (hs, carry_T, *backward_checkpointed(p.cell, p.params, tape, None, p.dcarry_T))
+    assert_same_gradients(expected, actual)
 
 
 def test_peak_memory_is_a_fraction_of_full_bptt():

@@ -76,7 +76,8 @@ def forward_checkpointed(
     resets: Any = None,
     *,
     policy: str | int | Iterable[int] = "sqrt",
-) -> tuple[Array, Any, CheckpointTape]:
+    outputs: bool = True,
+) -> tuple[Array | None, Any, CheckpointTape]:
     """Run ``cell`` over a sequence, keeping only the carries the policy stores.
 
     Args:
@@ -85,10 +86,12 @@ def forward_checkpointed(
         policy: "sqrt" (a carry every ceil(sqrt(T)) steps), an int m >= 1 (the cheapest plan
             within m slots, ``schedule.hsm_plan``) or a list of positions in [1, T - 1] at
             which to store the carry.
+        outputs: False when the caller reads only the final carry (a readout of the last
+            step): hs, the one array of T steps besides xs, is then not kept.
 
     Returns:
-        hs (T, B, H) outputs, the final carry, and the tape for ``backward_checkpointed``;
-        hs and the final carry equal ``engine.full.forward``'s.
+        hs (T, B, H) outputs (None without ``outputs``), the final carry, and the tape for
+        ``backward_checkpointed``; hs and the final carry equal ``engine.full.forward``'s.
 
     Raises:
         TypeError, ValueError: bad inputs (as ``engine.full.forward``) or a bad policy.
@@ -106,7 +109,7 @@ def forward_checkpointed(
     last = _last_uses(plan)
     first = _first_reverse(plan)
     tape = CheckpointTape(xs, mask, resets, plan, {0: carry0}, [], peak_slots(plan))
-    hs = np.empty((T, B, H), dtype=dtype)
+    hs = np.empty((T, B, H), dtype=dtype) if outputs else None
     for i in range(first):  # the Advances of the first sweep
         advance = plan[i]
         carry = _advance(cell, params, tape, _load(tape, advance, last, i), *advance, hs)
@@ -115,9 +118,11 @@ def forward_checkpointed(
     carry = _load(tape, reverse, last, first)
     carry = _advance(cell, params, tape, carry, reverse.origin, reverse.start, hs)
     a, b = reverse.start, reverse.stop  # b == T
-    hs[a:b], carry_T, tail = forward(
+    hs_tail, carry_T, tail = forward(
         cell, params, xs[a:b], carry, _rows(mask, a, b), _rows(resets, a, b)
     )
+    if hs is not None:
+        hs[a:b] = hs_tail
     tape.tail.append(tail)
     return hs, carry_T, tape
 

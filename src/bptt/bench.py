@@ -27,14 +27,23 @@ Peak memory of one training step versus T is measured with tracemalloc for bptt 
 reports its buffers to tracemalloc) and, for both frameworks, as the growth of the resident
 set during one step in a fresh process (PyTorch's CPU allocator is invisible to tracemalloc).
 
+Long sequences (``run_long``, issue 5 item 4): the same training step at T = 10,000 with full
+BPTT and with checkpointed BPTT under memory budgets (``Model.forward``'s ``memory_policy``),
+timed alternately as above, with the peak memory of each and the ratios to full BPTT. The
+readout is per step (``readout="all"``, as above) or of the last step alone
+(``readout="last"``: one prediction per sequence and MSE against (B, O) targets, the usual
+long-sequence task); with the latter, checkpointed BPTT keeps no (T, B, H) outputs.
+
 Example::
 
     results = run_benchmarks([BenchConfig(32, 100, 64, 128)], ["lstm"], repeats=3)
     print(format_table(results))
+    print(format_table(run_long(T=10_000, budgets=("sqrt", 50))))
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -50,7 +59,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bptt.cells import buffers
 from bptt.engine.full import infer
+from bptt.engine.schedule import make_plan, peak_slots, plan_cost
 from bptt.losses import mse
 from bptt.model import Model, ModelConfig
 
@@ -81,6 +92,24 @@ ISSUE_CONFIGS = (
 
 MEMORY_CONFIG = BenchConfig(16, 0, 64, 256)
 """B, D and H of the memory-versus-T measurement (T comes from ``memory_steps``)."""
+
+LONG_CONFIG = BenchConfig(16, 10_000, 64, 256)
+"""The long-sequence measurement of issue 5 item 4: B = 16, T = 10,000, H = 256 (D = 64)."""
+
+LONG_BUDGETS = ("sqrt", 50)
+"""Checkpointing budgets of ``run_long``: "sqrt" and the cheapest plan within 50 slots."""
+
+FULL = "full"
+"""The policy label of full BPTT (every step's cache kept) in ``run_long``'s rows."""
+
+LONG_READOUTS = ("all", "last")
+"""Readouts of ``bptt_programs`` and ``run_long``: at every step, or of the last step alone."""
+
+READOUT_TEXT = {"all": "per-step readout and MSE", "last": "readout and MSE of the last step"}
+"""How ``format_table`` names each readout in a long table's heading."""
+
+Budget = str | int
+"""A checkpointing budget: "sqrt" or a number of slots m >= 1 (``engine.schedule``)."""
 
 
 def parse_config(text: str) -> BenchConfig:
@@ -176,27 +205,50 @@ def gemm_ceiling(size: int = 2048, calls: int = 5) -> float:
     return 2.0 * size**3 / statistics.median(times) / 1e9
 
 
-def _data(config: BenchConfig, output_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _data(
+    config: BenchConfig, output_size: int, seed: int, readout: str = "all"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (T, B, D) and targets: (T, B, O) for readout "all", (B, O) for "last"."""
     B, T, D, _ = config
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((T, B, D), dtype=np.float32)  # (T, B, D)
-    ys = rng.standard_normal((T, B, output_size), dtype=np.float32)  # (T, B, O)
+    shape = (B, output_size) if readout == "last" else (T, B, output_size)
+    ys = rng.standard_normal(shape, dtype=np.float32)  # (T, B, O) or (B, O)
     return xs, ys
 
 
 def bptt_programs(
-    cell: str, config: BenchConfig, output_size: int, seed: int = 0
+    cell: str,
+    config: BenchConfig,
+    output_size: int,
+    seed: int = 0,
+    *,
+    memory_policy: Budget | None = None,
+    readout: str = "all",
 ) -> dict[str, Callable[[], float]]:
-    """The bptt programs {"train", "infer"} for one size; each call returns a loss or a sum."""
+    """The bptt programs {"train", "infer"} for one size; each call returns a loss or a sum.
+
+    ``memory_policy`` goes to ``Model.forward`` in "train": None for full BPTT, or a
+    checkpointing budget ("sqrt" or a number of slots) for checkpointed BPTT. ``readout``:
+    "all" reads out every step and takes the MSE against (T, B, O) targets; "last" reads out
+    the last step alone (``ModelConfig(readout="last")``, outputs (B, O)) against (B, O)
+    targets, in "train" and "infer".
+    """
+    if readout not in LONG_READOUTS:
+        raise ValueError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
     _, _, D, H = config
-    model = Model(ModelConfig(cell=cell, input_size=D, hidden_size=H, output_size=output_size))
+    model = Model(
+        ModelConfig(
+            cell=cell, input_size=D, hidden_size=H, output_size=output_size, readout=readout
+        )
+    )
     params = model.init(np.random.default_rng(seed), dtype=np.float32)
-    xs, ys = _data(config, output_size, seed + 1)
+    xs, ys = _data(config, output_size, seed + 1, readout)
     cell_params = model.cell_params(params, "layers.0")
     W, b = params["readout.W"], params["readout.b"]
 
     def train() -> float:
-        outputs, _, cache = model.forward(params, xs, train=True)
+        outputs, _, cache = model.forward(params, xs, train=True, memory_policy=memory_policy)
         loss, doutputs = mse(outputs, ys)
         grads = model.backward(params, cache, doutputs)[0]
         for name, p in params.items():
@@ -209,7 +261,13 @@ def bptt_programs(
         outputs += b
         return float(outputs[-1, 0, 0])
 
-    return {"train": train, "infer": infer_}
+    def infer_last() -> float:
+        hs, _ = infer(model.cell, cell_params, xs)
+        outputs = hs[-1] @ W  # (B, O)
+        outputs += b
+        return float(outputs[0, 0])
+
+    return {"train": train, "infer": infer_last if readout == "last" else infer_}
 
 
 def torch_programs(
@@ -300,10 +358,20 @@ def _time_pair(
     return runs
 
 
-def _bptt_tracemalloc_peak(cell: str, config: BenchConfig, output_size: int) -> int:
+def _bptt_tracemalloc_peak(
+    cell: str,
+    config: BenchConfig,
+    output_size: int,
+    memory_policy: Budget | None = None,
+    readout: str = "all",
+) -> int:
     """Peak bytes NumPy allocates during one bptt training step (after a warm-up step)."""
-    train = bptt_programs(cell, config, output_size)["train"]
+    programs = bptt_programs(
+        cell, config, output_size, memory_policy=memory_policy, readout=readout
+    )
+    train = programs["train"]
     train()
+    buffers.clear()  # the measured step allocates its arrays, not the warm-up's idle buffers
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -317,14 +385,40 @@ def _bptt_tracemalloc_peak(cell: str, config: BenchConfig, output_size: int) -> 
 
 _RSS_CHILD = """
 import sys
-from bptt.bench import BenchConfig, _rss_child
+from bptt.bench import BenchConfig, _policy_from_label, _rss_child
 print(_rss_child(sys.argv[1], sys.argv[2], BenchConfig(*map(int, sys.argv[3:7])), int(sys.argv[7]),
-                 int(sys.argv[8])))
+                 int(sys.argv[8]), _policy_from_label(sys.argv[9]), sys.argv[10]))
 """
 
 
-def _rss_child(framework: str, cell: str, config: BenchConfig, output_size: int, threads: int):
-    """In a fresh process: resident-set growth (bytes) over one training step."""
+def _policy_label(memory_policy: Budget | None) -> str:
+    """The row label of a policy: "full" for None, else "sqrt" or the number of slots."""
+    return FULL if memory_policy is None else str(memory_policy)
+
+
+def _policy_from_label(label: str) -> Budget | None:
+    """Inverse of ``_policy_label`` (the child process gets the policy as text)."""
+    if label == FULL:
+        return None
+    return label if label == "sqrt" else int(label)
+
+
+def _rss_child(
+    framework: str,
+    cell: str,
+    config: BenchConfig,
+    output_size: int,
+    threads: int,
+    memory_policy: Budget | None = None,
+    readout: str = "all",
+):
+    """In a fresh process: resident-set growth (bytes) over one training step.
+
+    ``memory_policy`` and ``readout`` apply to bptt (torch's step reads out every step).
+    A checkpointing plan is made before the baseline is read: ``engine.schedule`` caches it,
+    so every step after the first reuses it, and its dynamic-programming tables are not part
+    of a step.
+    """
     small = config._replace(T=2)
     if framework == "torch":
         import torch
@@ -333,8 +427,12 @@ def _rss_child(framework: str, cell: str, config: BenchConfig, output_size: int,
         torch_programs(cell, small, output_size)["train"]()  # load kernels and the allocator
         train = torch_programs(cell, config, output_size)["train"]
     else:
-        bptt_programs(cell, small, output_size)["train"]()
-        train = bptt_programs(cell, config, output_size)["train"]
+        options = {"memory_policy": memory_policy, "readout": readout}
+        bptt_programs(cell, small, output_size, **options)["train"]()
+        if memory_policy is not None:
+            make_plan(config.T, memory_policy)
+        programs = bptt_programs(cell, config, output_size, **options)
+        train = programs["train"]
     resident = _status_kib("VmRSS")
     train()
     # VmHWM is this process's own peak; ru_maxrss would include the parent's from before exec.
@@ -350,12 +448,19 @@ def _status_kib(field: str) -> int:
 
 
 def _rss_growth(
-    framework: str, cell: str, config: BenchConfig, output_size: int, threads: int
+    framework: str,
+    cell: str,
+    config: BenchConfig,
+    output_size: int,
+    threads: int,
+    memory_policy: Budget | None = None,
+    readout: str = "all",
 ) -> int | None:
     """Run ``_rss_child`` in a fresh interpreter; None where that is not possible (not Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     args = [framework, cell, *map(str, config), str(output_size), str(threads)]
+    args += [_policy_label(memory_policy), readout]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
     done = subprocess.run(
         [sys.executable, "-c", _RSS_CHILD, *args], capture_output=True, text=True, env=env
@@ -435,23 +540,10 @@ def run_benchmarks(
     say = progress or (lambda line: None)
     results: list[dict[str, Any]] = []
     with _threads(threads, include_torch):
-        blas = blas_info()
-        n_threads = threads or blas.get("num_threads") or os.cpu_count() or 1
+        env = _environment(threads, torch.__version__ if include_torch else None, clock)
+        env["gemm_size"] = gemm_size
+        blas, n_threads = env["blas"], env["threads"]
         ceilings = [gemm_ceiling(gemm_size)]
-        env: dict[str, Any] = {
-            "kind": "environment",
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch.__version__ if include_torch else None,
-            "machine": platform.machine(),
-            "processor": _cpu_name(),
-            "cpu_count": os.cpu_count(),
-            "threads": n_threads,
-            "clock": clock,
-            "gemm_size": gemm_size,
-            "load_average": _load_average(),
-            "blas": blas,
-        }
         results.append(env)
         say(f"GEMM ceiling {ceilings[0]:.1f} GFLOP/s, BLAS {blas.get('architecture')}")
         for config in configs:
@@ -495,6 +587,184 @@ def run_benchmarks(
                     f"memory {cell} T={T}: bptt {row['bptt_tracemalloc_mib']:.1f} MiB (tracemalloc)"
                 )
     return results
+
+
+def _environment(threads: int | None, torch_version: str | None, clock: str) -> dict[str, Any]:
+    """The {"kind": "environment"} row: versions, CPU, BLAS kernel and threads, load."""
+    blas = blas_info()
+    return {
+        "kind": "environment",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads or blas.get("num_threads") or os.cpu_count() or 1,
+        "clock": clock,
+        "load_average": _load_average(),
+        "blas": blas,
+    }
+
+
+def parse_budgets(text: str) -> tuple[Budget, ...]:
+    """ "sqrt,50" -> ("sqrt", 50): checkpointing budgets for ``run_long``."""
+    budgets: list[Budget] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part == "sqrt":
+            budgets.append("sqrt")
+        elif part.isdigit() and int(part) >= 1:
+            budgets.append(int(part))
+        else:
+            raise ValueError(
+                f"A checkpointing budget is 'sqrt' or a number of stored states >= 1, got "
+                f"{part!r} in {text!r} (for example sqrt,50)."
+            )
+    return tuple(budgets)
+
+
+def _check_budget(budget: Any) -> Budget:
+    if budget == "sqrt" or (
+        isinstance(budget, int | np.integer) and not isinstance(budget, bool) and budget >= 1
+    ):
+        return budget if isinstance(budget, str) else int(budget)
+    raise ValueError(
+        f"Unknown checkpointing budget {budget!r}; expected 'sqrt' or a number of stored "
+        "states >= 1 (for example budgets=('sqrt', 50))."
+    )
+
+
+def run_long(
+    T: int = LONG_CONFIG.T,
+    B: int = LONG_CONFIG.B,
+    D: int = LONG_CONFIG.D,
+    H: int = LONG_CONFIG.H,
+    cell: str = "lstm",
+    budgets: Sequence[Budget] = LONG_BUDGETS,
+    *,
+    repeats: int = 3,
+    threads: int | None = None,
+    output_size: int | None = None,
+    readout: str = "all",
+    rss: bool = True,
+    clock: str = "wall",
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Full versus checkpointed BPTT on one long sequence: time and peak memory of a step.
+
+    The step is ``bptt_programs``' "train" (forward, linear readout of every step or of the
+    last step, MSE, backward, SGD) in float32, with ``Model.forward(memory_policy=None)`` for
+    full BPTT and with each budget for checkpointed BPTT. After one warm-up call each,
+    ``repeats`` rounds time one call of every policy, the order alternating between rounds, so
+    a slow phase of the machine hits full and checkpointed alike; the time is the median of the
+    runs and the time ratio the median of the per-round ratios checkpointed / full. Peak memory
+    is tracemalloc's peak of one step (NumPy's buffers, after a warm-up step) and the
+    resident-set growth over one step in a fresh process; the memory ratios are full /
+    checkpointed.
+
+    Args:
+        T, B, D, H: sequence length, batch, input features, hidden units (issue 5 item 4:
+            T = 10,000, B = 16, H = 256).
+        cell: "rnn", "lstm" or "gru".
+        budgets: checkpointing budgets: "sqrt" (a carry every ceil(sqrt(T)) steps) or a
+            number of slots m (the cheapest plan within m stored states, ``schedule.hsm_plan``).
+        repeats: timed rounds (>= 1).
+        threads: BLAS threads; None keeps NumPy's setting.
+        output_size: O of the readout; D when None.
+        readout: "all" (a prediction and its MSE at every step, targets (T, B, O)) or "last"
+            (``ModelConfig(readout="last")``: one prediction per sequence from the final
+            carry, targets (B, O); checkpointed BPTT then keeps no (T, B, H) outputs).
+        rss: also measure resident-set growth in fresh processes (Linux only; else None).
+        clock: "wall" or "cpu" (see CLOCKS).
+        progress: called with one line per finished measurement (e.g. ``print``).
+
+    Returns:
+        One {"kind": "environment"} row, then one {"kind": "long"} row per policy ("full"
+        first): readout, stored_states (T for full BPTT, else the plan's peak slots),
+        step_evaluations (``step_forward`` calls of forward and backward: T, else
+        ``plan_cost``), time_s and time_runs_s, time_ratio (None for full), tracemalloc_mib,
+        rss_mib, memory_ratio and rss_ratio (full / this; 1.0 for full, None where RSS was not
+        measured).
+
+    Raises:
+        ValueError: an unknown cell, clock, readout or budget, a size < 1 or repeats < 1.
+
+    Example::
+
+        print(format_table(run_long(T=10_000, budgets=("sqrt", 50), readout="last")))
+    """
+    if cell not in CELLS:
+        raise ValueError(f"Unknown cell {cell!r} for the benchmark; expected one of {CELLS}.")
+    if readout not in LONG_READOUTS:
+        raise ValueError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
+    for name, value in (("T", T), ("B", B), ("D", D), ("H", H), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+    if clock not in CLOCKS:
+        raise ValueError(f"Unknown clock {clock!r}; expected one of {tuple(CLOCKS)}.")
+    policies: list[Budget | None] = [None, *(_check_budget(b) for b in budgets)]
+    labels = [_policy_label(p) for p in policies]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"`budgets` repeats a policy: {list(budgets)!r}.")
+    config = BenchConfig(B=int(B), T=int(T), D=int(D), H=int(H))
+    n_out = output_size or config.D
+    say = progress or (lambda line: None)
+    results: list[dict[str, Any]] = []
+    with _threads(threads, include_torch=False):
+        env = _environment(threads, None, clock)
+        env["load_average_end"] = None
+        results.append(env)
+        programs = {
+            label: bptt_programs(cell, config, n_out, memory_policy=policy, readout=readout)[
+                "train"
+            ]
+            for label, policy in zip(labels, policies, strict=True)
+        }
+        runs = _time_pair(programs, repeats, 1, 1, 0.0, CLOCKS[clock])
+        del programs
+        times = {label: [seconds for seconds, _ in r] for label, r in runs.items()}
+        rows = []
+        for label, policy in zip(labels, policies, strict=True):
+            row: dict[str, Any] = {"kind": "long", "cell": cell, **config._asdict(), "O": n_out}
+            row["readout"] = readout
+            row["policy"] = label
+            if policy is None:
+                row["stored_states"] = row["step_evaluations"] = config.T
+            else:
+                plan = make_plan(config.T, policy)
+                row["stored_states"] = peak_slots(plan)
+                row["step_evaluations"] = plan_cost(plan)
+            row["time_s"] = statistics.median(times[label])
+            row["time_runs_s"] = times[label]
+            ratios = [c / f for c, f in zip(times[label], times[FULL], strict=True)]
+            row["time_ratio"] = None if policy is None else statistics.median(ratios)
+            row["time_ratio_runs"] = None if policy is None else ratios
+            peak = _bptt_tracemalloc_peak(cell, config, n_out, policy, readout)
+            row["tracemalloc_mib"] = peak / 2**20
+            growth = (
+                _rss_growth("bptt", cell, config, n_out, env["threads"], policy, readout)
+                if rss
+                else None
+            )
+            row["rss_mib"] = None if growth is None else growth / 2**20
+            rows.append(row)
+            say(
+                f"long {cell} T={config.T} readout={readout} {label}: {row['time_s']:.3f} s, "
+                f"{row['tracemalloc_mib']:.1f} MiB (tracemalloc)"
+            )
+        full = rows[0]
+        for row in rows:
+            row["memory_ratio"] = _ratio(full["tracemalloc_mib"], row["tracemalloc_mib"])
+            row["rss_ratio"] = _ratio(full["rss_mib"], row["rss_mib"])
+        results.extend(rows)
+        env["load_average_end"] = _load_average()
+    return results
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
 
 
 def _load_average() -> list[float] | None:
@@ -639,6 +909,35 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
                 f"| {r['cell']} | {r['B']} | {r['T']} | {r['D']} | {r['H']} | "
                 f"{_fmt(r['bptt_tracemalloc_mib'], '.1f')} | {_fmt(r['bptt_rss_mib'], '.1f')} | "
                 f"{_fmt(r.get('torch_rss_mib'), '.1f')} |"
+            )
+        lines.append("")
+    long_rows = [r for r in results if r["kind"] == "long"]
+    for (cell, B, T, D, H, readout), group in itertools.groupby(
+        long_rows,
+        key=lambda r: (r["cell"], r["B"], r["T"], r["D"], r["H"], r.get("readout", "all")),
+    ):
+        group = list(group)
+        lines.append(
+            f"Long sequences, one training step of {cell} with B={B}, T={T}, D={D}, H={H} "
+            f"({READOUT_TEXT.get(readout, readout)}): "
+            f"full versus checkpointed BPTT (time: median of {len(group[0]['time_runs_s'])} "
+            "alternated runs; memory: tracemalloc peak = NumPy buffers, RSS = resident-set "
+            "growth in a fresh process; ratios against full BPTT):"
+        )
+        lines.append("")
+        lines.append(
+            "| policy | stored states | step evaluations | time s | time / full | "
+            "tracemalloc MiB | RSS MiB | full / this (tracemalloc) | full / this (RSS) |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for r in group:
+            evaluations = r.get("step_evaluations")
+            lines.append(
+                f"| {r['policy']} | {r['stored_states']} | "
+                f"{'-' if evaluations is None else evaluations} | {r['time_s']:.3f} | "
+                f"{_fmt(r['time_ratio'], '.2f')} | {r['tracemalloc_mib']:.1f} | "
+                f"{_fmt(r['rss_mib'], '.1f')} | {_fmt(r['memory_ratio'], '.1f')} | "
+                f"{_fmt(r['rss_ratio'], '.1f')} |"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -9,11 +9,16 @@ from typing import Any
 from bptt.bench import (
     CELLS,
     ISSUE_CONFIGS,
+    LONG_BUDGETS,
+    LONG_CONFIG,
+    LONG_READOUTS,
     MEMORY_CONFIG,
     MODES,
     format_table,
+    parse_budgets,
     parse_config,
     run_benchmarks,
+    run_long,
     write_json,
 )
 
@@ -22,6 +27,10 @@ EXAMPLES = """examples:
   bptt bench --config 32,100,64,128 --cell lstm --repeats 5
   bptt bench --no-torch --no-memory --json out.json
   OPENBLAS_NUM_THREADS=1 bptt bench --threads 1 --clock cpu    robust on a busy machine
+  bptt bench --long                             LSTM, T=10,000: full vs checkpointed BPTT
+  bptt bench --long --long-steps 2000 --long-budgets sqrt,50,100 --repeats 5
+  bptt bench --long --long-readout last         one prediction per sequence (its last step)
+  bptt bench --long --long-readout all --long-readout last     both, one table each
 """
 
 
@@ -33,7 +42,9 @@ def register(subparsers: Any) -> None:
             "Time one training step (forward, per-step linear readout, MSE, backward, SGD) and "
             "inference of bptt's cells and of PyTorch's, measured alternately in one run "
             "(medians of --repeats runs); report the ratio, GFLOP/s against the GEMM ceiling "
-            "measured in the same run, and peak memory versus T. torch is optional."
+            "measured in the same run, and peak memory versus T. torch is optional. With --long: "
+            "full versus checkpointed BPTT on one long sequence (time and peak memory), with a "
+            "readout at every step or of the last step alone (--long-readout)."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,13 +65,45 @@ def register(subparsers: Any) -> None:
         help=f"T values of the memory measurement (B, D, H = {MEMORY_CONFIG.B}, "
         f"{MEMORY_CONFIG.D}, {MEMORY_CONFIG.H})",
     )
-    add("--json", default="bench.json", help="where to write the JSON results")
+    add(
+        "--long",
+        action="store_true",
+        help=f"instead: one training step on a long sequence (B={LONG_CONFIG.B}, "
+        f"D={LONG_CONFIG.D}, H={LONG_CONFIG.H}), full versus checkpointed BPTT: time and peak "
+        "memory with their ratios",
+    )
+    add(
+        "--long-readout",
+        action="append",
+        choices=LONG_READOUTS,
+        help="readout of --long: 'all' (a prediction and MSE at every step, the default) or "
+        "'last' (one per sequence, from the last step); repeat to measure both",
+    )
+    add(
+        "--long-steps",
+        type=int,
+        default=LONG_CONFIG.T,
+        help="T of --long (default %(default)s)",
+    )
+    add(
+        "--long-budgets",
+        default=",".join(map(str, LONG_BUDGETS)),
+        help="checkpointing budgets of --long: sqrt and/or numbers of stored states "
+        "(default %(default)s)",
+    )
+    add(
+        "--json",
+        default=None,
+        help="where to write the JSON results (default bench.json, bench_long.json for --long)",
+    )
     p.set_defaults(func=run, command="bench")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise ValueError(f"`--repeats` must be >= 1, got {args.repeats}.")
+    if args.long:
+        return run_long_command(args)
     try:
         steps = [int(t) for t in args.memory_steps.split(",") if t.strip()]
     except ValueError:
@@ -86,8 +129,41 @@ def run(args: argparse.Namespace) -> int:
         memory_steps=() if args.no_memory else steps,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
-    print(format_table(results))
-    if args.json:
-        write_json(results, args.json)
-        print(f"wrote {args.json}", file=sys.stderr)
+    _report(results, "bench.json" if args.json is None else args.json)
     return 0
+
+
+def run_long_command(args: argparse.Namespace) -> int:
+    """``bptt bench --long``: ``bptt.bench.run_long`` with the command's options."""
+    if args.long_steps < 1:
+        raise ValueError(f"`--long-steps` must be >= 1, got {args.long_steps}.")
+    if args.config:
+        raise ValueError(
+            f"`--config` does not apply to `--long` (B={LONG_CONFIG.B}, D={LONG_CONFIG.D}, "
+            f"H={LONG_CONFIG.H}); set T with `--long-steps`."
+        )
+    if args.cell and len(args.cell) > 1:
+        raise ValueError(f"`--long` measures one cell; got `--cell` {', '.join(args.cell)}.")
+    budgets = parse_budgets(args.long_budgets)
+    results: list[dict[str, Any]] = []
+    for readout in dict.fromkeys(args.long_readout or ["all"]):  # in order, once each
+        results += run_long(
+            T=args.long_steps,
+            cell=args.cell[0] if args.cell else "lstm",
+            budgets=budgets,
+            repeats=args.repeats,
+            threads=args.threads,
+            readout=readout,
+            clock=args.clock,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    _report(results, "bench_long.json" if args.json is None else args.json)
+    return 0
+
+
+def _report(results: list[dict[str, Any]], path: str) -> None:
+    """Print the tables; write the JSON unless ``path`` is empty (``--json ''``)."""
+    print(format_table(results))
+    if path:
+        write_json(results, path)
+        print(f"wrote {path}", file=sys.stderr)

@@ -305,3 +305,17 @@ def test_the_compiled_product_refuses_arrays_it_would_misread():
     np.testing.assert_array_equal(C, A @ B_)
     with pytest.raises(ValueError, match="C-ordered A"):
         _numba_loops._product(np.asfortranarray(A), B_, C, 2)
+
+
+def test_both_layouts_of_the_recurrent_weight_gradient_agree(monkeypatch):
+    """The LSTM's feature-major blocks: large H computes dW_h as H_prev^T dhp^T, small H as
+    (dhp H_prev)^T; the gradients are the same."""
+    import bptt.cells.base as base_module
+
+    c = case("lstm", np.float64, seed=8, resets=RESETS, mask=MASK)
+    monkeypatch.setattr(base_module, "TRANSPOSED_PRODUCT_H", 10**9)
+    small = run(*c)
+    monkeypatch.setattr(base_module, "TRANSPOSED_PRODUCT_H", 1)
+    large = run(*c)
+    for a, b in zip(gradients(small), gradients(large), strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-13)

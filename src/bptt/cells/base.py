@@ -285,6 +285,12 @@ def block_steps(
     return min(-(-T // steps), max(1, -(-want // steps))) * steps
 
 
+TRANSPOSED_PRODUCT_H = 256
+"""From this H on, a feature-major block's dW_h is computed in its (H, G*H) layout directly;
+below, as (G*H, H) and added transposed. Measured on the benchmark machine (OpenBLAS,
+SkylakeX kernel): at H=1024, B=64, 50 steps 59 ms against 90 ms; at H=128, 1.34 against 1.18."""
+
+
 class StackedGrads:
     """``stacked_grads`` accumulated over blocks of steps, so dxp never exists whole.
 
@@ -321,7 +327,11 @@ class StackedGrads:
         stop = start + rows // self.xs.shape[1]
         D, H = self.dW_x.shape[0], self.dW_h.shape[0]
         self.dW_x += (dxp @ self.xs[start:stop].reshape(rows, D)).T  # (D, G*H)
-        self.dW_h += (dhp @ self.hs_prev[start:stop].reshape(rows, H)).T  # (H, G*H)
+        hs_prev = self.hs_prev[start:stop].reshape(rows, H)
+        if H >= TRANSPOSED_PRODUCT_H:  # H_prev^T dhp^T, in dW_h's own layout: no strided add
+            self.dW_h += hs_prev.T @ dhp.T  # (H, G*H)
+        else:
+            self.dW_h += (dhp @ hs_prev).T  # (H, G*H)
         self.db += dxp.sum(axis=1)
         np.matmul(dxp.T, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
 

@@ -23,7 +23,10 @@ memory is kept at initialisation.
 contiguous (H, B) array; one product per step for the whole pre-activation and one tanh call
 for all four gates; no allocation inside the loop; in the backward pass, every factor that
 does not depend on the incoming gradient computed for chunks of steps at once. In float32
-with numba installed, each step's elementwise work is one compiled call (bptt.cells.compiled).
+with numba installed, each step's elementwise work is one compiled call, and runs of steps
+without padding or restarts are one compiled loop that also calls NumPy's BLAS for the
+products (bptt.cells.compiled). The tape's arrays come from bptt.cells.buffers; inference
+keeps one step's buffers only.
 """
 
 from __future__ import annotations
@@ -174,7 +177,8 @@ def forward_sequence(
     product per step gives the whole pre-activation, input projection and bias included:
     z^T = [W_h^T  W_x^T  b] [h_{t-1}^T; x_t^T; 1], with the sigmoid rows halved; then one tanh
     for the four gates and ``* scale + shift`` for i, f and o, written into whole-sequence
-    arrays.
+    arrays (one step's, for inference). The steps run in runs split at restarts and padding
+    (``step_runs``), whose columns are handled between runs.
 
     Returns:
         hs (T, B, H); hs_ext (T + 1, B, H), the carried states [h0, h_1, ...] after any reset;
@@ -290,7 +294,8 @@ def backward_sequence(
     In NumPy, the bracketed factors (everything but dc and dh) are filled in for a chunk of
     steps that fits in cache, (chunk, 4H, B); each step multiplies them in place, and the
     chunk is copied into the block. The compiled step (float32 with numba) computes a step's
-    dL/dz in one call, straight into the block.
+    dL/dz in one call, straight into the block, and the compiled loop runs such steps with
+    their products in one call.
     """
     gates = caches.arrays[0]  # (T, 4H, B)
     T, GH, B = gates.shape

@@ -157,6 +157,9 @@ def blas_info() -> dict[str, Any]:
         info["threadpoolctl"] = "not installed: pip install threadpoolctl to report the kernel"
         return info
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    # Other packages (scipy) may load a BLAS of their own: report NumPy's.
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    blas.sort(key=lambda p: not str(p.get("filepath", "")).startswith(numpy_dir + os.sep + "numpy"))
     if blas:
         lib = blas[0]
         for key in ("internal_api", "version", "architecture", "num_threads", "threading_layer"):

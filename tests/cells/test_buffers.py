@@ -72,15 +72,23 @@ def test_idle_memory_is_capped_and_cleared(monkeypatch):
     assert not buffers._buffers
 
 
-def test_a_smaller_request_takes_the_smallest_idle_buffer_that_fits():
+def test_a_request_takes_the_smallest_idle_buffer_that_fits():
     arrays = [buffers.empty((n,), np.float32) for n in (1 << 17, 3 << 16, 1 << 18)]
-    addresses = [a.ctypes.data for a in arrays]
+    addresses = [a.ctypes.data for a in arrays]  # 512 KiB, 768 KiB, 1 MiB
     del arrays
-    a = buffers.empty((5 << 15,), np.float32)  # 640 KiB: the 768 KiB buffer fits best
+    a = buffers.empty((5 << 15,), np.float32)  # 640 KiB: 768 KiB fits (at most 1.25 x)
     assert a.ctypes.data == addresses[1] and a.shape == (5 << 15,)
-    b = buffers.empty((1 << 16,), np.float32)  # 256 KiB: the 512 KiB one (at most twice)
-    assert b.ctypes.data == addresses[0]
-    assert len(buffers._buffers) == 3
+    b = buffers.empty((225 << 10,), np.float32)  # 900 KiB: the 1 MiB buffer
+    assert b.ctypes.data == addresses[2]
+    c = buffers.empty((75 << 10,), np.float32)  # 300 KiB: 512 KiB is too large
+    assert c.base is not None and len(buffers._buffers) == 3 and _idle_bytes() == 0
+
+
+def test_only_so_many_buffers_are_tracked(monkeypatch):
+    monkeypatch.setattr(buffers, "MAX_BUFFERS", 2)
+    kept = [buffers.empty(SHAPE, np.float32) for _ in range(3)]
+    assert [a.base is not None for a in kept] == [True, True, False]
+    assert len(buffers._buffers) == 2
 
 
 def test_a_request_no_idle_buffer_fits_frees_the_idle_ones_first():
@@ -102,6 +110,8 @@ def test_results_kept_by_a_caller_survive_later_calls():
     hs0, _, tape0 = forward(cell, params, xs[0])
     grads0 = backward(cell, params, tape0, np.ones_like(hs0))[0]
     saved = (hs0.copy(), *(g.copy() for g in grads0))
+    for result in (hs0, *grads0):  # results are the caller's, never pooled memory
+        assert not any(np.shares_memory(result, b) for b in buffers._buffers)
     for x in xs[1:]:  # more calls of the same sizes, dropping their results
         hs, _, tape = forward(cell, params, x)
         backward(cell, params, tape, np.ones_like(hs))

@@ -25,6 +25,8 @@ def _product(A, B, C, ldb):
         raise ValueError("the compiled product needs a C-ordered A")
     if C.strides[1] != C.itemsize or C.strides[0] != N * C.itemsize:
         raise ValueError("the compiled product needs a C-ordered C")
+    if B.shape != (K, N) or B.strides[1] != B.itemsize or B.strides[0] != ldb * B.itemsize:
+        raise ValueError("the compiled product needs B of shape (K, N) with rows ldb apart")
     SGEMM(
         ROW_MAJOR,
         NO_TRANS,

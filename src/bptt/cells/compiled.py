@@ -106,6 +106,25 @@ def _loops() -> tuple[Callable[..., None], Callable[..., None]] | None:
 
     if SGEMM is None:
         return None
-    from bptt.cells import _numba_loops
+    try:
+        from bptt.cells import _numba_loops
 
+        # Compile now, on tiny arrays (H = B = 1), so that a numba that cannot build them
+        # means the Python loops rather than an error in the middle of training.
+        def zeros(*shape: int) -> np.ndarray:
+            return np.zeros(shape, np.float32)
+
+        gates, cs, tanh_cs = zeros(1, 4, 1), zeros(2, 1, 1), zeros(1, 1, 1)
+        _numba_loops.lstm_forward_loop(zeros(4, 2), zeros(2, 2, 1), gates, cs, tanh_cs, 0, 1)
+        dh, dc, dhs, dz = zeros(1, 1), zeros(1, 1), zeros(1, 1), zeros(4, 1, 1)
+        args = (zeros(1, 4), gates, cs, tanh_cs, dh, dhs, dc, dz, 0, 1, 0)
+        _numba_loops.lstm_backward_loop(*args)
+    except Exception as error:  # numba raises many kinds; any of them means "loop in Python"
+        warnings.warn(
+            f"bptt: compiled LSTM loops unavailable ({type(error).__name__}: {error}); "
+            f"looping in Python. Set {ENV_SWITCH}=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
     return _numba_loops.lstm_forward_loop, _numba_loops.lstm_backward_loop

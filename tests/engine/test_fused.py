@@ -319,3 +319,35 @@ def test_both_layouts_of_the_recurrent_weight_gradient_agree(monkeypatch):
     large = run(*c)
     for a, b in zip(gradients(small), gradients(large), strict=True):
         assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_loops_that_cannot_be_built_fall_back_to_python(monkeypatch):
+    """A numba that cannot build the loops, or a NumPy without its OpenBLAS: a warning (or
+    nothing) and the Python loop, with the same results."""
+    if compiled.lstm_forward_loop(np.float32) is None:
+        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
+    from bptt.cells import _blas, _numba_loops
+
+    cell = LSTMCell()
+    rng = np.random.default_rng(9)
+    params = cell.init_params(rng, 3, 8, dtype=np.float32)
+    xs = rng.standard_normal((6, 2, 3)).astype(np.float32)
+    want = forward(cell, params, xs)[0]
+
+    def broken(*args):
+        raise TypeError("cannot type the ctypes call")
+
+    compiled._loops.cache_clear()
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(_numba_loops, "lstm_forward_loop", broken)
+            with pytest.warns(RuntimeWarning, match="compiled LSTM loops unavailable"):
+                assert compiled.lstm_forward_loop(np.float32) is None
+            assert_allclose(forward(cell, params, xs)[0], want, rtol=1e-6, atol=1e-7)
+        compiled._loops.cache_clear()
+        with monkeypatch.context() as m:
+            m.setattr(_blas, "SGEMM", None)
+            assert compiled.lstm_backward_loop(np.float32) is None
+    finally:
+        compiled._loops.cache_clear()
+    assert compiled.lstm_forward_loop(np.float32) is not None

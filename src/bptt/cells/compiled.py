@@ -73,12 +73,7 @@ def _compile() -> tuple[Callable[..., None], Callable[..., None]] | None:
         dz = np.zeros((4, 2, 1), np.float32)
         _numba_kernels.lstm_backward_step(a, one, one, one, one, one.copy(), dz, 1)
     except Exception as error:  # numba raises many kinds; any of them means "use NumPy"
-        warnings.warn(
-            f"bptt: numba kernels unavailable ({type(error).__name__}: {error}); using NumPy. "
-            f"Set {ENV_SWITCH}=0 to silence this.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        _unavailable("numba kernels", error, "using NumPy")
         return None
     return _numba_kernels.lstm_forward_step, _numba_kernels.lstm_backward_step
 
@@ -120,11 +115,16 @@ def _loops() -> tuple[Callable[..., None], Callable[..., None]] | None:
         args = (zeros(1, 4), gates, cs, tanh_cs, dh, dhs, dc, dz, 0, 1, 0)
         _numba_loops.lstm_backward_loop(*args)
     except Exception as error:  # numba raises many kinds; any of them means "loop in Python"
-        warnings.warn(
-            f"bptt: compiled LSTM loops unavailable ({type(error).__name__}: {error}); "
-            f"looping in Python. Set {ENV_SWITCH}=0 to silence this.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        _unavailable("compiled LSTM loops", error, "looping in Python")
         return None
     return _numba_loops.lstm_forward_loop, _numba_loops.lstm_backward_loop
+
+
+def _unavailable(what: str, error: Exception, instead: str) -> None:
+    """Warn once that compiled code could not be built, and what runs instead."""
+    warnings.warn(
+        f"bptt: {what} unavailable ({type(error).__name__}: {error}); {instead}. "
+        f"Set {ENV_SWITCH}=0 to silence this.",
+        RuntimeWarning,
+        stacklevel=4,
+    )

@@ -21,6 +21,7 @@ import bptt.cells.lstm as lstm_module
 import bptt.cells.rnn as rnn_module
 from bptt.cells import GRUCell, LSTMCell, RNNCell, compiled
 from bptt.cells.base import SequenceCaches
+from bptt.cells.lstm import LSTMCarry
 from bptt.engine.full import backward, forward, infer
 
 T, B, D, H = 7, 3, 4, 5
@@ -263,7 +264,8 @@ def test_fused_equals_per_step_at_any_size(name, T_, B_, D_, H_, seed):
 
 def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
     """Runs of steps in one compiled call (product through NumPy's BLAS) against one Python
-    step at a time with the same kernels, with resets and padding cutting the runs."""
+    step at a time with the same kernels, with resets cutting the runs and padded sequences
+    kept inside them."""
     if compiled.lstm_forward_loop(np.float32) is None:
         pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
     cell = LSTMCell()
@@ -274,6 +276,10 @@ def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
     resets = np.zeros((30, 5), dtype=bool)
     resets[9, 1] = resets[21, 3] = True
     mask = np.arange(30)[:, None] < np.array([30, 17, 30, 4, 25])[None, :]
+    mask[[3, 4, 12], [0, 2, 2]] = False  # padded steps inside sequences, too
+    carry0, dcarry_T = (
+        LSTMCarry(*rng.standard_normal((2, 5, 24)).astype(np.float32)) for _ in range(2)
+    )
     calls = []
     for kind in ("forward", "backward"):
         original = getattr(compiled, f"lstm_{kind}_loop")(np.float32)
@@ -284,13 +290,16 @@ def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
 
         monkeypatch.setattr(compiled, f"lstm_{kind}_loop", lambda dtype, f=counted: f)
     for flags in ({}, {"resets": resets, "mask": mask}):
-        got = run(cell, params, xs, None, dhs, None, flags.get("resets"), flags.get("mask"))
+        args = (cell, params, xs, carry0, dhs, dcarry_T, flags.get("resets"), flags.get("mask"))
+        got = run(*args)
         with monkeypatch.context() as m:
             m.setattr(compiled, "lstm_forward_loop", lambda dtype: None)
             m.setattr(compiled, "lstm_backward_loop", lambda dtype: None)
-            want = run(cell, params, xs, None, dhs, None, flags.get("resets"), flags.get("mask"))
-        for a, b in zip([got[0], *gradients(got)], [want[0], *gradients(want)], strict=True):
-            assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+            want = run(*args)
+        got_all = [got[0], *got[1], *gradients(got)]  # outputs, final carry, gradients
+        want_all = [want[0], *want[1], *gradients(want)]
+        for a, b in zip(got_all, want_all, strict=True):
+            assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert {"forward", "backward"} <= set(calls)
 
 

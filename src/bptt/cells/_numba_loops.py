@@ -46,12 +46,13 @@ def _product(A, B, C, ldb):
 
 
 @numba.njit(**_JIT)
-def lstm_forward_loop(W, hx, gates, cs, tanh_cs, start, stop):
+def lstm_forward_loop(W, hx, gates, cs, tanh_cs, valid, start, stop):
     """Steps [start, stop) of the fused forward loop (see lstm.forward_sequence).
 
     W (4H, K) stacked weights; hx (T + 1, K, B), whose rows :H of step t + 1 receive h_t.
     gates (T, 4H, B), cs (T + 1, H, B) and tanh_cs (T, H, B) hold every step; with one row
     of gates and tanh_cs and two of cs (inference), every step writes row 0 and c alternates.
+    valid (T, B): False where a sequence is padded, which keeps its h and c through the step.
     """
     H = cs.shape[1]
     B = cs.shape[2]
@@ -68,18 +69,34 @@ def lstm_forward_loop(W, hx, gates, cs, tanh_cs, start, stop):
             tanh_cs[k].reshape(-1),
             hx[t + 1][:H].reshape(-1),
         )
+        for b in range(B):
+            if not valid[t, b]:
+                for r in range(H):
+                    hx[t + 1, r, b] = hx[t, r, b]
+                    c[r, b] = c_prev[r, b]
 
 
 @numba.njit(**_JIT)
-def lstm_backward_loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, start, stop, offset):
+def lstm_backward_loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, valid, start, stop, offset):
     """Steps stop - 1 down to start of the compiled backward loop (lstm._compiled_steps).
 
     dh, dc (H, B) carry dL/dh_t and dL/dc_t between steps; dhs (steps, H * B) the outputs'
     gradients from ``offset`` on; dz (4H, steps, B) receives dL/dz of step t at t - offset.
+    A padded sequence (valid[t, b] False) gets no gradient from step t, and its dL/dh and
+    dL/dc pass through the step unchanged.
     """
+    H, B = dh.shape
     ldb = dz.shape[1] * dz.shape[2]
+    kept = np.empty((2, H, B), dh.dtype)
     for t in range(stop - 1, start - 1, -1):
         j = t - offset
+        padded = False
+        for b in range(B):
+            if not valid[t, b]:
+                padded = True
+                for r in range(H):
+                    kept[0, r, b], kept[1, r, b] = dh[r, b], dc[r, b]
+                    dh[r, b] = dc[r, b] = 0
         lstm_backward_step(
             gates[t].reshape(-1),
             cs[t].reshape(-1),
@@ -91,3 +108,8 @@ def lstm_backward_loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, start, stop, of
             j,
         )
         _product(W_h, dz[:, j, :], dh, ldb)
+        if padded:
+            for b in range(B):
+                if not valid[t, b]:
+                    for r in range(H):
+                        dh[r, b], dc[r, b] = kept[0, r, b], kept[1, r, b]

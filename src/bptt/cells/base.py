@@ -225,6 +225,13 @@ def step_runs(
     return list(pairwise(cuts))
 
 
+def valid_steps(mask: np.ndarray | None, T: int, B: int) -> np.ndarray:
+    """The (T, B) mask as a C-ordered boolean array, all True without one."""
+    if mask is None:
+        return np.ones((T, B), dtype=bool)
+    return np.ascontiguousarray(mask, dtype=bool)
+
+
 def time_major(a: Array) -> Array:
     """(T, N, B) feature-major steps -> a C-contiguous (T, B, N) copy."""
     return np.ascontiguousarray(a.transpose(0, 2, 1))

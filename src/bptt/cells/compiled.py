@@ -79,14 +79,14 @@ def _compile() -> tuple[Callable[..., None], Callable[..., None]] | None:
 
 
 def lstm_forward_loop(dtype: Any) -> Callable[..., None] | None:
-    """``loop(W, hx, gates, cs, tanh_cs, start, stop)``: runs of forward steps in one call,
+    """``loop(W, hx, gates, cs, tanh_cs, valid, start, stop)``: runs of forward steps in one call,
     product included (bptt.cells._numba_loops), or None to loop in Python."""
     loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
     return None if loops is None else loops[0]
 
 
 def lstm_backward_loop(dtype: Any) -> Callable[..., None] | None:
-    """``loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, start, stop, offset)``: runs of
+    """``loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, valid, start, stop, offset)``: runs of
     backward steps in one call, or None to loop in Python."""
     loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
     return None if loops is None else loops[1]
@@ -110,9 +110,11 @@ def _loops() -> tuple[Callable[..., None], Callable[..., None]] | None:
             return np.zeros(shape, np.float32)
 
         gates, cs, tanh_cs = zeros(1, 4, 1), zeros(2, 1, 1), zeros(1, 1, 1)
-        _numba_loops.lstm_forward_loop(zeros(4, 2), zeros(2, 2, 1), gates, cs, tanh_cs, 0, 1)
+        valid = np.zeros((1, 1), dtype=bool)
+        args = (zeros(4, 2), zeros(2, 2, 1), gates, cs, tanh_cs, valid, 0, 1)
+        _numba_loops.lstm_forward_loop(*args)
         dh, dc, dhs, dz = zeros(1, 1), zeros(1, 1), zeros(1, 1), zeros(4, 1, 1)
-        args = (zeros(1, 4), gates, cs, tanh_cs, dh, dhs, dc, dz, 0, 1, 0)
+        args = (zeros(1, 4), gates, cs, tanh_cs, dh, dhs, dc, dz, valid, 0, 1, 0)
         _numba_loops.lstm_backward_loop(*args)
     except Exception as error:  # numba raises many kinds; any of them means "loop in Python"
         _unavailable("compiled LSTM loops", error, "looping in Python")

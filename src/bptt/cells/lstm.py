@@ -59,6 +59,7 @@ from bptt.cells.base import (
     step_runs,
     time_major,
     uniform_init,
+    valid_steps,
     zero_padded,
 )
 from bptt.types import Array, Observer, SequenceKernels
@@ -207,8 +208,9 @@ def forward_sequence(
     restarts, kept = restart_columns(resets), {}
     pads = padded_columns(mask)
     loop = compiled.lstm_forward_loop(dtype)
-    if loop is not None:
-        run = partial(loop, W, hx, gates, cs, tanh_cs)
+    if loop is not None:  # the compiled loop keeps padded sequences' carries itself
+        run = partial(loop, W, hx, gates, cs, tanh_cs, valid_steps(mask, T, B))
+        pads = {}
     else:
         run = _python_steps(W, hx, hs, gates, c_steps, tanh_cs, scale, shift)
     for start, stop in step_runs(T, restarts, pads):
@@ -312,7 +314,7 @@ def backward_sequence(
     if kernels is None:
         steps = _numpy_steps(W_h, caches.arrays, dhs, *carries, observer)
     else:
-        steps = _compiled_steps(kernels[1], W_h, caches.arrays, dhs, *carries)
+        steps = _compiled_steps(kernels[1], W_h, caches.arrays, dhs, *carries, mask)
     block = block_steps(T, 1, GH * dtype.itemsize, B)
     stacked = StackedGrads(params.W_x, xs, hs_ext[:-1])
     for stop in range(T, 0, -block):
@@ -400,6 +402,7 @@ def _compiled_steps(
     dc_next: Array,
     restarts: dict[int, np.ndarray],
     pads: dict[int, np.ndarray],
+    mask: np.ndarray | None,
 ) -> Callable[[int, int, Array], None]:
     """``steps(start, stop, out)`` with one compiled call and one product per step.
 
@@ -411,7 +414,8 @@ def _compiled_steps(
     gates, cs, tanh_cs = (a.reshape(len(a), -1) for a in arrays)  # flat steps
     no_dhs = np.zeros((1, gates.shape[1] // 4), gates.dtype)
     dh_flat, dc_flat = dh_next.reshape(-1), dc_next.reshape(-1)
-    special = {*pads, *restarts}
+    valid = valid_steps(mask, len(gates), dh_next.shape[1])
+    special = set(restarts)  # the compiled loop handles padded steps itself
 
     def step(t: int, dhs_t: Array, out: Array, j: int) -> None:
         passed = _stop_padded(pads.get(t), dh_next, dc_next)  # dhs_t is 0 there
@@ -438,7 +442,7 @@ def _compiled_steps(
             if a in special:  # a run of one step
                 step(a, dhs_t, out, a - start)
             else:
-                loop(W_h, *arrays, dh_next, dhs_t, dc_next, out, a, b, start)
+                loop(W_h, *arrays, dh_next, dhs_t, dc_next, out, valid, a, b, start)
 
     return steps
 

@@ -262,12 +262,17 @@ def test_fused_equals_per_step_at_any_size(name, T_, B_, D_, H_, seed):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
 
 
-def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
+@pytest.fixture
+def compiled_loops():
+    """Skip unless the compiled LSTM loops are in use (numba and NumPy's OpenBLAS found)."""
+    if compiled.lstm_forward_loop(np.float32) is None:
+        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
+
+
+def test_compiled_lstm_loops_match_the_per_step_calls(compiled_loops, monkeypatch):
     """Runs of steps in one compiled call (product through NumPy's BLAS) against one Python
     step at a time with the same kernels, with resets cutting the runs and padded sequences
     kept inside them."""
-    if compiled.lstm_forward_loop(np.float32) is None:
-        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
     cell = LSTMCell()
     rng = np.random.default_rng(7)
     params = cell.init_params(rng, 6, 24, dtype=np.float32)
@@ -303,9 +308,7 @@ def test_compiled_lstm_loops_match_the_per_step_calls(monkeypatch):
     assert {"forward", "backward"} <= set(calls)
 
 
-def test_the_compiled_product_refuses_arrays_it_would_misread():
-    if compiled.lstm_forward_loop(np.float32) is None:
-        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
+def test_the_compiled_product_refuses_arrays_it_would_misread(compiled_loops):
     from bptt.cells import _numba_loops
 
     A = np.ones((4, 3), np.float32)
@@ -330,11 +333,9 @@ def test_both_layouts_of_the_recurrent_weight_gradient_agree(monkeypatch):
         assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
-def test_loops_that_cannot_be_built_fall_back_to_python(monkeypatch):
+def test_loops_that_cannot_be_built_fall_back_to_python(compiled_loops, monkeypatch):
     """A numba that cannot build the loops, or a NumPy without its OpenBLAS: a warning (or
     nothing) and the Python loop, with the same results."""
-    if compiled.lstm_forward_loop(np.float32) is None:
-        pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
     from bptt.cells import _blas, _numba_loops
 
     cell = LSTMCell()

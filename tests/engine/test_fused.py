@@ -305,6 +305,16 @@ def test_compiled_lstm_loops_match_the_per_step_calls(compiled_loops, monkeypatc
         want_all = [want[0], *want[1], *gradients(want)]
         for a, b in zip(got_all, want_all, strict=True):
             assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        for T in (30, 1):  # inference: one step's buffers and the ring of c, padding kept
+            infer_args = (cell, params, xs[:T], carry0, flags.get("mask"), flags.get("resets"))
+            if flags:
+                infer_args = (*infer_args[:4], flags["mask"][:T], flags["resets"][:T])
+            hs_c, carry_c = infer(*infer_args)
+            with monkeypatch.context() as m:
+                m.setattr(compiled, "lstm_forward_loop", lambda dtype: None)
+                hs_p, carry_p = infer(*infer_args)
+            for a, b in zip((hs_c, *carry_c), (hs_p, *carry_p), strict=True):
+                assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert {"forward", "backward"} <= set(calls)
 
 
@@ -349,11 +359,14 @@ def test_loops_that_cannot_be_built_fall_back_to_python(compiled_loops, monkeypa
 
     compiled._loops.cache_clear()
     try:
-        with monkeypatch.context() as m:
-            m.setattr(_numba_loops, "lstm_forward_loop", broken)
-            with pytest.warns(RuntimeWarning, match="compiled LSTM loops unavailable"):
-                assert compiled.lstm_forward_loop(np.float32) is None
-            assert_allclose(forward(cell, params, xs)[0], want, rtol=1e-6, atol=1e-7)
+        for loop in ("lstm_forward_loop", "lstm_backward_loop"):
+            compiled._loops.cache_clear()
+            with monkeypatch.context() as m:
+                m.setattr(_numba_loops, loop, broken)
+                with pytest.warns(RuntimeWarning, match="compiled LSTM loops unavailable"):
+                    assert compiled.lstm_forward_loop(np.float32) is None
+                assert compiled.lstm_backward_loop(np.float32) is None
+                assert_allclose(forward(cell, params, xs)[0], want, rtol=1e-6, atol=1e-7)
         compiled._loops.cache_clear()
         with monkeypatch.context() as m:
             m.setattr(_blas, "SGEMM", None)

@@ -170,3 +170,27 @@ def test_wrong_number_of_carries():
     params = model.init(np.random.default_rng(0))
     with pytest.raises(ValueError, match="`carries0` has 1 carries; expected 2"):
         model.forward(params, _float_inputs(), carries0=(None,))
+
+
+@pytest.mark.parametrize("vocab", [None, 7])
+def test_without_input_grad_the_parameter_gradients_are_the_same(vocab):
+    """input_grad=False skips dL/dxs of the first layer (dxs None); token ids still get
+    their embedding gradient, and every parameter gradient is unchanged."""
+    inputs = dict(vocab_size=vocab) if vocab else dict(input_size=D)
+    config = ModelConfig(
+        cell="lstm", hidden_size=H, num_layers=2, bidirectional=True, output_size=2, **inputs
+    )
+    model = Model(config)
+    rng = np.random.default_rng(3)
+    params = model.init(rng, dtype=np.float64)
+    xs = rng.integers(0, vocab, (T, B)) if vocab else _float_inputs()
+    _, _, cache = model.forward(params, xs, mask=_mask())
+    g = rng.standard_normal((T, B, 2))
+    want, carries_want, dxs = model.backward(params, cache, g)
+    got, carries_got, none = model.backward(params, cache, g, input_grad=False)
+    assert none is None and (dxs is None) == (vocab is not None)
+    for name in params:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-13, atol=1e-14)
+    for a, b in zip(carries_got, carries_want, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)

@@ -3,7 +3,8 @@
 Two programs are timed for every configuration (B, T, D, H) and cell, in float32:
 
     train   one training step: forward, a linear readout at every step (H -> O), MSE,
-            backward through time, and an in-place SGD update of every parameter
+            backward through time (no gradient of the inputs xs, on either side), and an
+            in-place SGD update of every parameter
     infer   the forward pass alone (recurrent layer and readout), no tape and no gradient
 
 Both frameworks run in the same process with the same number of threads (BLAS threads for
@@ -253,7 +254,8 @@ def bptt_programs(
     def train() -> float:
         outputs, _, cache = model.forward(params, xs, train=True, memory_policy=memory_policy)
         loss, doutputs = mse(outputs, ys)
-        grads = model.backward(params, cache, doutputs)[0]
+        # No gradient of xs, as for torch's xs without requires_grad.
+        grads = model.backward(params, cache, doutputs, input_grad=False)[0]
         for name, p in params.items():
             p -= LEARNING_RATE * grads[name]  # in place, as torch.optim.SGD
         return loss

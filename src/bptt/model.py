@@ -325,6 +325,7 @@ class Model:
         dcarries_T: Any = None,
         *,
         observer: Any = None,
+        input_grad: bool = True,
     ) -> tuple[Params, tuple[Any, ...], Array | None]:
         """Backpropagate through the readout, every layer and direction, and the embedding.
 
@@ -333,10 +334,13 @@ class Model:
             doutputs: gradient of the loss with respect to ``forward``'s outputs.
             dcarries_T: optional gradients on the final carries (one per layer and direction).
             observer: optional ``observer(k, t, dcarry_t)`` with k the layer-direction index.
+            input_grad: False when the gradient of float inputs is not wanted (as for a torch
+                input without requires_grad): the first layer then skips it and dxs is None.
+                Token ids always get it, for the embedding's gradient.
 
         Returns:
-            (grads with the keys of ``params``, dcarries0, dxs (T, B, D) for float inputs or
-            None for token ids).
+            (grads with the keys of ``params``, dcarries0, dxs (T, B, D) for float inputs and
+            ``input_grad``, else None).
         """
         cfg = self.config
         prefixes = self.layer_prefixes()
@@ -390,12 +394,14 @@ class Model:
                 tape = cache.tapes[k]
                 checkpointed = isinstance(tape, CheckpointTape)
                 run_backward = backward_checkpointed if checkpointed else backward
+                needed = layer > 0 or input_grad or cfg.vocab_size is not None
                 g, dxs, dcarries0[k] = run_backward(
-                    self.cell, p, tape, dhs, dcarries[k], observer=obs
+                    self.cell, p, tape, dhs, dcarries[k], observer=obs, input_grad=needed
                 )
-                if d == 1:
-                    dxs = _gather_time(dxs, rev)
-                dx_below = dxs if dx_below is None else dx_below + dxs
+                if dxs is not None:
+                    if d == 1:
+                        dxs = _gather_time(dxs, rev)
+                    dx_below = dxs if dx_below is None else dx_below + dxs
                 for field, value in zip(g._fields, g, strict=True):
                     grads[f"{prefixes[k]}.{field}"] = value
             dx = dx_below

@@ -47,7 +47,8 @@ class SequenceKernels(NamedTuple):
             per-step caches as views into whole-sequence arrays (a SequenceCaches), else None.
             ``mask`` and ``resets`` are (T, B) bool arrays or None, as for ``engine.forward``.
         backward: ``backward(params, xs, hs_ext, caches, dhs, dcarry_T, mask, resets,
-            observer) -> (grads, dxs, dcarry0)``, with ``dhs`` (T, B, H) or None.
+            observer, input_grad=True) -> (grads, dxs, dcarry0)``, with ``dhs`` (T, B, H) or
+            None, and dxs None when ``input_grad`` is False.
     """
 
     forward: Callable[..., tuple[Array, Array, Any, Any]]

@@ -374,3 +374,24 @@ def test_loops_that_cannot_be_built_fall_back_to_python(compiled_loops, monkeypa
     finally:
         compiled._loops.cache_clear()
     assert compiled.lstm_forward_loop(np.float32) is not None
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_without_input_grad_dxs_is_none_and_the_rest_unchanged(name):
+    """input_grad=False (inputs that need no gradient): dxs None, the same parameter
+    gradients and dcarry0, through the fused loops, the per-step loop and checkpointing."""
+    from bptt.engine.checkpointed import backward_checkpointed, forward_checkpointed
+
+    cell, params, xs, carry0, dhs, dcarry_T, *_ = case(name, np.float64, seed=10)
+    for c in (cell, per_step(cell)):
+        _, _, tape = forward(c, params, xs, carry0, MASK, RESETS)
+        want = backward(c, params, tape, dhs, dcarry_T)
+        got = backward(c, params, tape, dhs, dcarry_T, input_grad=False)
+        assert want[1] is not None and got[1] is None
+        for a, b in zip([*got[0], *got[2]], [*want[0], *want[2]], strict=True):
+            assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    tape = forward_checkpointed(cell, params, xs, carry0, MASK, RESETS, policy=2)[2]
+    got = backward_checkpointed(cell, params, tape, dhs, dcarry_T, input_grad=False)
+    assert got[1] is None
+    for a, b in zip([*got[0], *got[2]], [*want[0], *want[2]], strict=True):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -300,10 +300,11 @@ class StackedGrads:
     """``stacked_grads`` accumulated over blocks of steps, so dxp never exists whole.
 
     The backward kernels hand over (steps, B, G*H) blocks of dxp and dhp in any order; each
-    adds its products to dW_x, dW_h and db and fills its rows of dxs.
+    adds its products to dW_x, dW_h and db and fills its rows of dxs (skipped, and dxs None,
+    without ``input_grad``: a first layer whose inputs need no gradient).
     """
 
-    def __init__(self, W_x: Array, xs: Array, hs_prev: Array) -> None:
+    def __init__(self, W_x: Array, xs: Array, hs_prev: Array, input_grad: bool = True) -> None:
         T, B, D = xs.shape
         GH = W_x.shape[1]
         H = hs_prev.shape[-1]
@@ -311,7 +312,7 @@ class StackedGrads:
         self.dW_x = np.zeros((D, GH), W_x.dtype)
         self.dW_h = np.zeros((H, GH), W_x.dtype)
         self.db = np.zeros(GH, W_x.dtype)
-        self.dxs = np.empty((T, B, D), W_x.dtype)
+        self.dxs = np.empty((T, B, D), W_x.dtype) if input_grad else None
 
     def add(self, start: int, dxp: Array, dhp: Array) -> None:
         """Steps [start, start + len(dxp)): dxp and dhp (steps, B, G*H), views allowed."""
@@ -323,7 +324,8 @@ class StackedGrads:
         self.dW_x += self.xs[start:stop].reshape(rows, D).T @ dxp2  # (D, G*H)
         self.dW_h += self.hs_prev[start:stop].reshape(rows, H).T @ dhp2  # (H, G*H)
         self.db += dxp2.sum(axis=0)
-        np.matmul(dxp2, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
+        if self.dxs is not None:
+            np.matmul(dxp2, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
 
     def add_feature_major(self, start: int, dxp: Array, dhp: Array) -> None:
         """Like ``add``, for blocks stored feature-major: dxp and dhp (G*H, steps * B)."""
@@ -337,8 +339,10 @@ class StackedGrads:
         else:
             self.dW_h += (dhp @ hs_prev).T  # (H, G*H)
         self.db += dxp.sum(axis=1)
-        np.matmul(dxp.T, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
+        if self.dxs is not None:
+            np.matmul(dxp.T, self.W_x.T, out=self.dxs[start:stop].reshape(rows, D))
 
-    def result(self) -> tuple[Array, Array, Array, Array]:
-        """(dW_x (D, G*H), dW_h (H, G*H), db (G*H,), dxs (T, B, D))."""
+    def result(self) -> tuple[Array, Array, Array, Array | None]:
+        """(dW_x (D, G*H), dW_h (H, G*H), db (G*H,), dxs (T, B, D) or None without
+        ``input_grad``)."""
         return self.dW_x, self.dW_h, self.db, self.dxs

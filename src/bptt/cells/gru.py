@@ -237,6 +237,7 @@ def backward_sequence(
     mask: np.ndarray | None,
     resets: np.ndarray | None,
     observer: Observer | None,
+    input_grad: bool = True,
 ) -> tuple[GRUParams, Array, GRUCarry]:
     """``step_backward`` at every step in reverse, then ``weight_grads``, on whole arrays.
 
@@ -270,7 +271,7 @@ def backward_sequence(
     # dxp in the order [n, r, z]: reorder the small results, not the big array.
     order = np.r_[H : 3 * H, 0:H]  # [r, z, n] from [n, r, z]
     W_x_nrz = params.W_x[:, np.r_[2 * H : 3 * H, 0 : 2 * H]]
-    stacked = StackedGrads(W_x_nrz, xs, hs_ext[:-1])
+    stacked = StackedGrads(W_x_nrz, xs, hs_ext[:-1], input_grad)
     db_hn = np.zeros(H, dtype)
     W_h = params.W_h  # (H, 3H)
     dh_next = np.array(dcarry.h.T, dtype=dtype, order="C")  # (H, B) dL/dh_t from later steps

@@ -284,6 +284,7 @@ def backward_sequence(
     mask: np.ndarray | None,
     resets: np.ndarray | None,
     observer: Observer | None,
+    input_grad: bool = True,
 ) -> tuple[LSTMParams, Array, LSTMCarry]:
     """``step_backward`` at every step in reverse, then ``weight_grads``, on whole arrays.
 
@@ -316,7 +317,7 @@ def backward_sequence(
     else:
         steps = _compiled_steps(kernels[1], W_h, caches.arrays, dhs, *carries, mask)
     block = block_steps(T, 1, GH * dtype.itemsize, B)
-    stacked = StackedGrads(params.W_x, xs, hs_ext[:-1])
+    stacked = StackedGrads(params.W_x, xs, hs_ext[:-1], input_grad)
     for stop in range(T, 0, -block):
         start = max(0, stop - block)
         dz = buffers.empty((GH, stop - start, B), dtype)  # dL/dz of the block, feature-major

@@ -218,6 +218,7 @@ def _backward_sequence(
     mask: np.ndarray | None,
     resets: np.ndarray | None,
     observer: Observer | None,
+    input_grad: bool = True,
 ) -> tuple[RNNParams, Array, RNNCarry]:
     """``step_backward`` at every step in reverse, then ``weight_grads``, on whole arrays.
 
@@ -232,7 +233,7 @@ def _backward_sequence(
         dhs = np.where(mask[:, :, None], dhs, 0).astype(dtype)
     steps = block_steps(T, 1, H * dtype.itemsize, B)
     dz = np.empty((steps, B, H), dtype)  # act'(h) for a block of steps, then dL/dz
-    stacked = StackedGrads(params.W_x, xs, hs_ext[:-1])
+    stacked = StackedGrads(params.W_x, xs, hs_ext[:-1], input_grad)
     W_hT = np.ascontiguousarray(params.W_h.T)  # (H, H)
     dh_next = np.array(dcarry.h, dtype=dtype)
     dh_sum = np.empty_like(dh_next)

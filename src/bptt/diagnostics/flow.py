@@ -74,7 +74,7 @@ def batch_gradient(
         )
         value, doutputs = LOSSES[loss](outputs, batch.targets, positions)
         if np.isfinite(doutputs).all():
-            grads = model.backward(params, cache, doutputs, observer=record)[0]
+            grads = model.backward(params, cache, doutputs, observer=record, input_grad=False)[0]
         else:
             grads = {name: np.full(p.shape, np.nan) for name, p in params.items()}
             squares[:] = np.nan

@@ -135,7 +135,8 @@ def backward_checkpointed(
     dcarry_T: Any = None,
     *,
     observer: Observer | None = None,
-) -> tuple[CellParams, Array, Any]:
+    input_grad: bool = True,
+) -> tuple[CellParams, Array | None, Any]:
     """Backpropagate through the whole sequence, replaying one segment at a time.
 
     Args:
@@ -145,10 +146,11 @@ def backward_checkpointed(
         dcarry_T: gradient with respect to the final carry, or None.
         observer: optional ``observer(t, dcarry_t)`` with the global step t, called as by
             ``engine.full.backward``: t = T-1 down to 0.
+        input_grad: False for no dxs (None), as in ``engine.full.backward``.
 
     Returns:
-        (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0), equal to
-        ``engine.full.backward``'s up to rounding.
+        (parameter gradients shaped like ``params``, dxs (T, B, D) or None, dcarry0), equal
+        to ``engine.full.backward``'s up to rounding.
 
     Raises:
         TypeError, ValueError: a tape that is not a CheckpointTape or was used already, or
@@ -187,7 +189,7 @@ def backward_checkpointed(
     last = _last_uses(plan)
     first = _first_reverse(plan)
     grads = None
-    dxs = np.empty((T, B, D), dtype=dtype)
+    dxs = np.empty((T, B, D), dtype=dtype) if input_grad else None
     for i in range(first, len(plan)):
         action = plan[i]
         if i == first:
@@ -203,14 +205,17 @@ def backward_checkpointed(
                 cell, params, xs[a:b], carry, _rows(tape.mask, a, b), _rows(tape.resets, a, b)
             )[2]
         a, b = action.start, action.stop
-        g, dxs[a:b], dcarry = backward(
+        g, dxs_ab, dcarry = backward(
             cell,
             params,
             segment,
             None if dhs is None else dhs[a:b],
             dcarry,
             observer=_shifted(observer, a),
+            input_grad=input_grad,
         )
+        if dxs is not None:
+            dxs[a:b] = dxs_ab
         grads = g if grads is None else type(g)(*(x + y for x, y in zip(grads, g, strict=True)))
     return grads, dxs, dcarry
 

@@ -200,7 +200,8 @@ def backward(
     dcarry_T: Any = None,
     *,
     observer: Observer | None = None,
-) -> tuple[CellParams, Array, Any]:
+    input_grad: bool = True,
+) -> tuple[CellParams, Array | None, Any]:
     """Backpropagate through every step of the tape.
 
     Args:
@@ -210,9 +211,12 @@ def backward(
         dcarry_T: gradient with respect to the final carry (e.g. from the next segment), or None.
         observer: optional ``observer(t, dcarry_t)``, called at each step with dL/dcarry_t, the
             total gradient reaching the carry after step t (dL/dh_t, and dL/dc_t for LSTM).
+        input_grad: False when no gradient of the inputs is needed (a first layer fed with
+            data, like a torch input without requires_grad): dxs is then None, and the fused
+            loops skip its product.
 
     Returns:
-        (parameter gradients shaped like ``params``, dxs (T, B, D), dcarry0).
+        (parameter gradients shaped like ``params``, dxs (T, B, D) or None, dcarry0).
     """
     if not isinstance(tape, Tape):
         raise TypeError(f"`tape` is {type(tape).__name__}; pass the Tape that forward returned.")
@@ -244,7 +248,9 @@ def backward(
         and caches.kernels is kernels
         and len(caches) == T
     ):
-        return kernels.backward(params, xs, hs_ext, caches, dhs, dcarry, mask, resets, observer)
+        return kernels.backward(
+            params, xs, hs_ext, caches, dhs, dcarry, mask, resets, observer, input_grad
+        )
 
     GH = cell.num_gates * H
     dxp = np.empty((T, B, GH), dtype=dtype)
@@ -269,4 +275,4 @@ def backward(
         if resets is not None and resets[t].any():
             dcarry = _zero_rows(dcarry, resets[t])  # the gradient stops at a reset
     grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
-    return grads, dxs, dcarry
+    return grads, dxs if input_grad else None, dcarry

@@ -137,6 +137,6 @@ def window_gradients(
     dcarries = None
     for (a, b), cache in zip(reversed(bounds), reversed(caches), strict=True):
         # The later segment's gradient on its initial carry enters the earlier one's end.
-        g, dcarries, _ = model.backward(params, cache, dfull[a:b], dcarries)
+        g, dcarries, _ = model.backward(params, cache, dfull[a:b], dcarries, input_grad=False)
         grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
     return WindowResult(value, count, grads, carries_next, carries, full)

@@ -33,6 +33,8 @@ def test_fused_input_projection_equals_a_per_step_loop(cell, T, B, D, H, dtype, 
 
 def test_step_runs_split_before_restarts_and_after_padded_steps():
     flag = np.ones(2, dtype=bool)
-    assert step_runs(5, {}, {}) == [(0, 5)]
-    assert step_runs(6, {0: flag, 3: flag}, {3: flag, 5: flag}) == [(0, 3), (3, 4), (4, 6)]
-    assert step_runs(4, {2: flag}, {0: flag}) == [(0, 1), (1, 2), (2, 4)]
+    assert step_runs(0, 5, {}, {}) == [(0, 5)]
+    assert step_runs(0, 6, {0: flag, 3: flag}, {3: flag, 5: flag}) == [(0, 3), (3, 4), (4, 6)]
+    assert step_runs(0, 4, {2: flag}, {0: flag}) == [(0, 1), (1, 2), (2, 4)]
+    # A window of the steps: marks outside it are ignored.
+    assert step_runs(2, 7, {1, 4}, {4, 9}) == [(2, 4), (4, 5), (5, 7)]

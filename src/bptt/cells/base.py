@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -216,13 +216,16 @@ def stacked_inputs(
 
 
 def step_runs(
-    T: int, restarts: dict[int, np.ndarray], pads: dict[int, np.ndarray]
+    start: int, stop: int, before: Iterable[int], after: Iterable[int]
 ) -> list[tuple[int, int]]:
-    """[start, stop) runs of steps that cover 0..T-1, split before every step where some
-    sequence restarts and after every step where some is padded, so that a loop can run
-    each run in one go and handle those steps' columns in between."""
-    cuts = sorted({0, T, *restarts, *(t + 1 for t in pads)})
-    return list(pairwise(cuts))
+    """[a, b) runs of steps that cover start..stop-1, split before every step in ``before``
+    and after every step in ``after`` (those in range), so that a loop can run each run in
+    one go and handle those steps' columns in between: before a restart, after a padded
+    step; a step in both is a run of its own."""
+    inside = range(start, stop)
+    cuts = {start, stop, *(t for t in before if t in inside)}
+    cuts.update(t + 1 for t in after if t in inside)
+    return list(pairwise(sorted(cuts)))
 
 
 def valid_steps(mask: np.ndarray | None, T: int, B: int) -> np.ndarray:

@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -213,7 +212,7 @@ def forward_sequence(
         pads = {}
     else:
         run = _python_steps(W, hx, hs, gates, c_steps, tanh_cs, scale, shift)
-    for start, stop in step_runs(T, restarts, pads):
+    for start, stop in step_runs(0, T, restarts, pads):
         if start in restarts:  # a new sequence starts in these columns: zero their carry
             if start > 0:
                 kept[start - 1] = hs[start][:, restarts[start]].copy()  # output of step - 1
@@ -437,9 +436,7 @@ def _compiled_steps(
             for t in range(stop - 1, start - 1, -1):
                 step(t, dhs_t, out, t - start)
             return
-        marked = [t for t in special if start <= t < stop]
-        cuts = sorted({start, stop, *marked, *(t + 1 for t in marked)})
-        for a, b in reversed(list(pairwise(cuts))):
+        for a, b in reversed(step_runs(start, stop, special, special)):
             if a in special:  # a run of one step
                 step(a, dhs_t, out, a - start)
             else:

@@ -31,10 +31,9 @@ from bptt.cells.base import check_params
 from bptt.engine.full import Tape, backward, forward, infer
 from bptt.engine.schedule import Advance, Plan, Reverse, make_plan, peak_slots
 from bptt.engine.validate import (
+    check_backward,
     check_carry,
-    check_finite,
     check_mask,
-    check_representable,
     check_sequence,
     zero_carry,
 )
@@ -167,23 +166,9 @@ def backward_checkpointed(
             "carries and caches. Run forward_checkpointed again for another backward pass."
         )
     xs, plan = tape.xs, tape.plan
-    T, B, D_tape = xs.shape
+    T, B, _ = xs.shape
     H_tape = tape.tail[0].hs_ext.shape[-1]
-    D, H, dtype = check_params(cell, params)
-    if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
-        raise ValueError(
-            f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
-            f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
-        )
-    if dhs is not None:
-        dhs = np.asarray(dhs)
-        if dhs.dtype.kind not in "iuf":
-            raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
-        if dhs.shape != (T, B, H):
-            raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
-        check_finite(dhs, "dhs")
-        check_representable(dhs, dtype, "dhs")
-        dhs = np.asarray(dhs, dtype=dtype)
+    D, H, dtype, dhs = check_backward(cell, params, xs, H_tape, dhs, finite=True)
     dcarry = None if dcarry_T is None else check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
 
     last = _last_uses(plan)

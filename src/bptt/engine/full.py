@@ -25,6 +25,7 @@ import numpy as np
 
 from bptt.cells.base import SequenceCaches, check_params
 from bptt.engine.validate import (
+    check_backward,
     check_carry,
     check_mask,
     check_sequence,
@@ -221,21 +222,8 @@ def backward(
     if not isinstance(tape, Tape):
         raise TypeError(f"`tape` is {type(tape).__name__}; pass the Tape that forward returned.")
     xs, hs_ext, caches, mask, resets = tape
-    T, B, D_tape = xs.shape
-    H_tape = hs_ext.shape[-1]
-    D, H, dtype = check_params(cell, params)
-    if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
-        raise ValueError(
-            f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
-            f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
-        )
-    if dhs is not None:
-        dhs = np.asarray(dhs)
-        if dhs.dtype.kind not in "iuf":
-            raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
-        if dhs.shape != (T, B, H):
-            raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
-        dhs = np.asarray(dhs, dtype=dtype)
+    T, B, _ = xs.shape
+    _, H, dtype, dhs = check_backward(cell, params, xs, hs_ext.shape[-1], dhs, finite=False)
     if dcarry_T is None:
         dcarry = zero_carry(cell, B, H, dtype)
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bptt.cells.base import check_params
 from bptt.types import Array
 
 
@@ -123,3 +124,33 @@ def zero_carry(cell: Any, batch_size: int, hidden_size: int, dtype: Any) -> Any:
     """The all-zero carry of ``cell`` for a batch: every field (B, H)."""
     shape = (batch_size, hidden_size)
     return cell.carry_type(*(np.zeros(shape, dtype=dtype) for _ in cell.carry_type._fields))
+
+
+def check_backward(
+    cell: Any, params: Any, xs: Array, H_tape: int, dhs: Any, *, finite: bool
+) -> tuple[int, int, np.dtype, Array | None]:
+    """The checks every backward pass makes before any work: ``params`` fit the tape, which
+    recorded inputs ``xs`` (T, B, D) and H hidden units, and ``dhs`` is None or (T, B, H)
+    floats (with ``finite``, also free of NaN/Inf and representable in the parameters' dtype).
+
+    Returns:
+        (D, H, dtype, dhs cast to dtype or None).
+    """
+    T, B, D_tape = xs.shape
+    D, H, dtype = check_params(cell, params)
+    if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
+        raise ValueError(
+            f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
+            f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
+        )
+    if dhs is None:
+        return D, H, dtype, None
+    dhs = np.asarray(dhs)
+    if dhs.dtype.kind not in "iuf":
+        raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
+    if dhs.shape != (T, B, H):
+        raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
+    if finite:
+        check_finite(dhs, "dhs")
+        check_representable(dhs, dtype, "dhs")
+    return D, H, dtype, np.asarray(dhs, dtype=dtype)

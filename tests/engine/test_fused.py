@@ -265,7 +265,7 @@ def test_fused_equals_per_step_at_any_size(name, T_, B_, D_, H_, seed):
 @pytest.fixture
 def compiled_loops():
     """Skip unless the compiled LSTM loops are in use (numba and NumPy's OpenBLAS found)."""
-    if compiled.lstm_forward_loop(np.float32) is None:
+    if compiled.lstm_loops(np.float32) is None:
         pytest.skip("numba is not installed, BPTT_NUMBA=0, or NumPy's BLAS is not reachable")
 
 
@@ -286,20 +286,21 @@ def test_compiled_lstm_loops_match_the_per_step_calls(compiled_loops, monkeypatc
         LSTMCarry(*rng.standard_normal((2, 5, 24)).astype(np.float32)) for _ in range(2)
     )
     calls = []
-    for kind in ("forward", "backward"):
-        original = getattr(compiled, f"lstm_{kind}_loop")(np.float32)
 
-        def counted(*args, original=original, kind=kind):
+    def counting(kind, original):
+        def counted(*args):
             calls.append(kind)
             return original(*args)
 
-        monkeypatch.setattr(compiled, f"lstm_{kind}_loop", lambda dtype, f=counted: f)
+        return counted
+
+    counted = tuple(map(counting, ("forward", "backward"), compiled.lstm_loops(np.float32)))
+    monkeypatch.setattr(compiled, "lstm_loops", lambda dtype: counted)
     for flags in ({}, {"resets": resets, "mask": mask}):
         args = (cell, params, xs, carry0, dhs, dcarry_T, flags.get("resets"), flags.get("mask"))
         got = run(*args)
         with monkeypatch.context() as m:
-            m.setattr(compiled, "lstm_forward_loop", lambda dtype: None)
-            m.setattr(compiled, "lstm_backward_loop", lambda dtype: None)
+            m.setattr(compiled, "lstm_loops", lambda dtype: None)
             want = run(*args)
         got_all = [got[0], *got[1], *gradients(got)]  # outputs, final carry, gradients
         want_all = [want[0], *want[1], *gradients(want)]
@@ -311,7 +312,7 @@ def test_compiled_lstm_loops_match_the_per_step_calls(compiled_loops, monkeypatc
                 infer_args = (*infer_args[:4], flags["mask"][:T], flags["resets"][:T])
             hs_c, carry_c = infer(*infer_args)
             with monkeypatch.context() as m:
-                m.setattr(compiled, "lstm_forward_loop", lambda dtype: None)
+                m.setattr(compiled, "lstm_loops", lambda dtype: None)
                 hs_p, carry_p = infer(*infer_args)
             for a, b in zip((hs_c, *carry_c), (hs_p, *carry_p), strict=True):
                 assert_allclose(a, b, rtol=1e-5, atol=1e-5)
@@ -364,16 +365,15 @@ def test_loops_that_cannot_be_built_fall_back_to_python(compiled_loops, monkeypa
             with monkeypatch.context() as m:
                 m.setattr(_numba_loops, loop, broken)
                 with pytest.warns(RuntimeWarning, match="compiled LSTM loops unavailable"):
-                    assert compiled.lstm_forward_loop(np.float32) is None
-                assert compiled.lstm_backward_loop(np.float32) is None
+                    assert compiled.lstm_loops(np.float32) is None
                 assert_allclose(forward(cell, params, xs)[0], want, rtol=1e-6, atol=1e-7)
         compiled._loops.cache_clear()
         with monkeypatch.context() as m:
             m.setattr(_blas, "SGEMM", None)
-            assert compiled.lstm_backward_loop(np.float32) is None
+            assert compiled.lstm_loops(np.float32) is None
     finally:
         compiled._loops.cache_clear()
-    assert compiled.lstm_forward_loop(np.float32) is not None
+    assert compiled.lstm_loops(np.float32) is not None
 
 
 @pytest.mark.parametrize("name", list(CELLS))

@@ -11,8 +11,8 @@ tanh is the rational approximation Eigen uses for float32 (``ptanh_float``, 13/6
 within 4e-7 of tanh), which vectorises where libm's tanhf does not, and float64, the dtype
 of every gradient check, keeps NumPy's tanh.
 
-Where NumPy's own OpenBLAS is reachable (bptt.cells._blas), ``lstm_forward_loop`` and
-``lstm_backward_loop`` run whole runs of steps in one call, each step's product through that
+Where NumPy's own OpenBLAS is reachable (bptt.cells._blas), the loops of ``lstm_loops``
+run whole runs of steps in one call, each step's product through that
 BLAS's ``cblas_sgemm``: no return to Python between steps (about 2 us per step saved).
 
 Both kernels see one step as flat, C-contiguous, feature-major (N * B,) arrays, the layout of
@@ -78,18 +78,12 @@ def _compile() -> tuple[Callable[..., None], Callable[..., None]] | None:
     return _numba_kernels.lstm_forward_step, _numba_kernels.lstm_backward_step
 
 
-def lstm_forward_loop(dtype: Any) -> Callable[..., None] | None:
-    """``loop(W, hx, gates, cs, tanh_cs, valid, start, stop)``: runs of forward steps in one call,
-    product included (bptt.cells._numba_loops), or None to loop in Python."""
-    loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
-    return None if loops is None else loops[0]
-
-
-def lstm_backward_loop(dtype: Any) -> Callable[..., None] | None:
-    """``loop(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, valid, start, stop, offset)``: runs of
-    backward steps in one call, or None to loop in Python."""
-    loops = _loops() if np.dtype(dtype) == np.float32 and enabled() else None
-    return None if loops is None else loops[1]
+def lstm_loops(dtype: Any) -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """(forward, backward) runs of steps in one call each, products included
+    (bptt.cells._numba_loops), or None to loop in Python:
+    forward(W, hx, gates, cs, tanh_cs, valid, start, stop) and
+    backward(W_h, gates, cs, tanh_cs, dh, dhs, dc, dz, valid, start, stop, offset)."""
+    return _loops() if np.dtype(dtype) == np.float32 and enabled() else None
 
 
 @cache

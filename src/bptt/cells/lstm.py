@@ -206,9 +206,9 @@ def forward_sequence(
     c_steps[0][...] = carry0.c.T
     restarts, kept = restart_columns(resets), {}
     pads = padded_columns(mask)
-    loop = compiled.lstm_forward_loop(dtype)
-    if loop is not None:  # the compiled loop keeps padded sequences' carries itself
-        run = partial(loop, W, hx, gates, cs, tanh_cs, valid_steps(mask, T, B))
+    loops = compiled.lstm_loops(dtype)
+    if loops is not None:  # the compiled loop keeps padded sequences' carries itself
+        run = partial(loops[0], W, hx, gates, cs, tanh_cs, valid_steps(mask, T, B))
         pads = {}
     else:
         run = _python_steps(W, hx, hs, gates, c_steps, tanh_cs, scale, shift)
@@ -409,7 +409,8 @@ def _compiled_steps(
     Runs of steps without padded or restarting sequences go to the compiled loop in one
     call (when NumPy's BLAS is reachable from it); the others, one Python step each.
     """
-    loop = compiled.lstm_backward_loop(arrays[0].dtype)
+    loops = compiled.lstm_loops(arrays[0].dtype)
+    loop = None if loops is None else loops[1]
     W_h = np.ascontiguousarray(W_h)  # (H, 4H), as the compiled loop reads it
     gates, cs, tanh_cs = (a.reshape(len(a), -1) for a in arrays)  # flat steps
     no_dhs = np.zeros((1, gates.shape[1] // 4), gates.dtype)

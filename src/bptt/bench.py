@@ -63,6 +63,7 @@ import numpy as np
 from bptt.cells import buffers
 from bptt.engine.full import infer
 from bptt.engine.schedule import make_plan, peak_slots, plan_cost
+from bptt.errors import BpttError, MissingExtraError
 from bptt.losses import mse
 from bptt.model import Model, ModelConfig
 
@@ -121,7 +122,7 @@ def parse_config(text: str) -> BenchConfig:
     except ValueError:
         values = []
     if len(values) != 4 or min(values) < 1:
-        raise ValueError(
+        raise BpttError(
             f"A benchmark configuration is four positive integers B,T,D,H, got {text!r} "
             "(for example 32,100,64,128)."
         )
@@ -239,7 +240,7 @@ def bptt_programs(
     targets, in "train" and "infer".
     """
     if readout not in LONG_READOUTS:
-        raise ValueError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
+        raise BpttError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
     _, _, D, H = config
     model = Model(
         ModelConfig(
@@ -526,19 +527,19 @@ def run_benchmarks(
     cells, modes = list(cells), list(modes)
     for c in cells:
         if c not in CELLS:
-            raise ValueError(f"Unknown cell {c!r} for the benchmark; expected one of {CELLS}.")
+            raise BpttError(f"Unknown cell {c!r} for the benchmark; expected one of {CELLS}.")
     for m in modes:
         if m not in MODES:
-            raise ValueError(f"Unknown mode {m!r}; expected one of {MODES}.")
+            raise BpttError(f"Unknown mode {m!r}; expected one of {MODES}.")
     if repeats < 1:
-        raise ValueError(f"`repeats` must be >= 1, got {repeats}.")
+        raise BpttError(f"`repeats` must be >= 1, got {repeats}.")
     if clock not in CLOCKS:
-        raise ValueError(f"Unknown clock {clock!r}; expected one of {tuple(CLOCKS)}.")
+        raise BpttError(f"Unknown clock {clock!r}; expected one of {tuple(CLOCKS)}.")
     if include_torch:
         try:
             import torch
         except ImportError as error:
-            raise ImportError(
+            raise MissingExtraError(
                 "include_torch=True needs PyTorch: pip install torch, or run bptt alone "
                 "(include_torch=False, `--no-torch`)."
             ) from error
@@ -621,7 +622,7 @@ def parse_budgets(text: str) -> tuple[Budget, ...]:
         elif part.isdigit() and int(part) >= 1:
             budgets.append(int(part))
         else:
-            raise ValueError(
+            raise BpttError(
                 f"A checkpointing budget is 'sqrt' or a number of stored states >= 1, got "
                 f"{part!r} in {text!r} (for example sqrt,50)."
             )
@@ -633,7 +634,7 @@ def _check_budget(budget: Any) -> Budget:
         isinstance(budget, int | np.integer) and not isinstance(budget, bool) and budget >= 1
     ):
         return budget if isinstance(budget, str) else int(budget)
-    raise ValueError(
+    raise BpttError(
         f"Unknown checkpointing budget {budget!r}; expected 'sqrt' or a number of stored "
         "states >= 1 (for example budgets=('sqrt', 50))."
     )
@@ -699,18 +700,18 @@ def run_long(
         print(format_table(run_long(T=10_000, budgets=("sqrt", 50), readout="last")))
     """
     if cell not in CELLS:
-        raise ValueError(f"Unknown cell {cell!r} for the benchmark; expected one of {CELLS}.")
+        raise BpttError(f"Unknown cell {cell!r} for the benchmark; expected one of {CELLS}.")
     if readout not in LONG_READOUTS:
-        raise ValueError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
+        raise BpttError(f"Unknown readout {readout!r}; expected one of {LONG_READOUTS}.")
     for name, value in (("T", T), ("B", B), ("D", D), ("H", H), ("repeats", repeats)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+            raise BpttError(f"`{name}` must be an integer >= 1, got {value!r}.")
     if clock not in CLOCKS:
-        raise ValueError(f"Unknown clock {clock!r}; expected one of {tuple(CLOCKS)}.")
+        raise BpttError(f"Unknown clock {clock!r}; expected one of {tuple(CLOCKS)}.")
     policies: list[Budget | None] = [None, *(_check_budget(b) for b in budgets)]
     labels = [_policy_label(p) for p in policies]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"`budgets` repeats a policy: {list(budgets)!r}.")
+        raise BpttError(f"`budgets` repeats a policy: {list(budgets)!r}.")
     config = BenchConfig(B=int(B), T=int(T), D=int(D), H=int(H))
     n_out = output_size or config.D
     say = progress or (lambda line: None)

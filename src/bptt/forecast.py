@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bptt.data._checks import check_positive_int
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.types import Array, Params
 
@@ -30,7 +31,7 @@ from bptt.types import Array, Params
 def _check_model(model: Model) -> None:
     cfg = model.config
     if cfg.vocab_size is not None or cfg.readout != "all" or cfg.output_size != cfg.input_size:
-        raise ValueError(
+        raise BpttError(
             "forecast() feeds outputs back as inputs, so it needs a float-input model with "
             "readout='all' and output_size == input_size; got "
             f"vocab_size={cfg.vocab_size}, readout={cfg.readout!r}, "
@@ -62,7 +63,7 @@ def forecast(
     """
     _check_model(model)
     if model.config.bidirectional:
-        raise ValueError(
+        raise BpttError(
             "forecast() needs a unidirectional model: a bidirectional layer reads the future."
         )
     h = check_positive_int(horizon, "horizon")

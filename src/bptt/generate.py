@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bptt.data.text import Vocabulary
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.types import Params
 
@@ -33,11 +34,11 @@ def generate(
         The generated characters (without the prime).
     """
     if not prime:
-        raise ValueError("`prime` must hold at least one character to start from.")
+        raise BpttError("`prime` must hold at least one character to start from.")
     if temperature <= 0:
-        raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+        raise BpttError(f"`temperature` must be > 0, got {temperature}.")
     if length < 0:
-        raise ValueError(f"`length` must be >= 0, got {length}.")
+        raise BpttError(f"`length` must be >= 0, got {length}.")
     ids = vocab.encode(prime)[:, None]  # (T, 1)
     logits, carries, _ = model.forward(params, ids)
     last = logits[-1, 0].astype(np.float64)  # (V,)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from bptt.cells import make_cell
+from bptt.errors import BpttError
 from bptt.types import Array, Params
 
 _LAYER_KEY = re.compile(r"^layers\.(\d+)(\.reverse)?\.(W_x|W_h|b|b_hn)$")
@@ -48,7 +49,7 @@ def to_torch_state_dict(params: Params, cell: str) -> dict[str, Array]:
             layer, rev, field = int(match[1]), match[2] or "", match[3]
             layers.setdefault((layer, "_reverse" if rev else ""), {})[field] = value
     if not layers:
-        raise ValueError("`params` hold no `layers.*` entries to convert.")
+        raise BpttError("`params` hold no `layers.*` entries to convert.")
     state: dict[str, Array] = {}
     for (layer, suffix), p in sorted(layers.items()):
         tag = f"l{layer}{suffix}"
@@ -84,7 +85,7 @@ def from_torch_state_dict(state_dict: Mapping[str, Array], cell: str) -> Params:
     for key, value in state_dict.items():
         match = _TORCH_KEY.match(key)
         if not match:
-            raise ValueError(
+            raise BpttError(
                 f"`state_dict` key {key!r} is not a weight_ih/weight_hh/bias_ih/bias_hh of a "
                 "plain nn.RNN/LSTM/GRU (proj_size and bias=False are not supported)."
             )
@@ -94,10 +95,10 @@ def from_torch_state_dict(state_dict: Mapping[str, Array], cell: str) -> Params:
     for (layer, suffix), g in sorted(groups.items()):
         missing = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"} - set(g)
         if missing:
-            raise ValueError(f"`state_dict` lacks {sorted(missing)} for layer {layer}{suffix}.")
+            raise BpttError(f"`state_dict` lacks {sorted(missing)} for layer {layer}{suffix}.")
         GH, H = g["weight_hh"].shape
         if GH != G * H:
-            raise ValueError(
+            raise BpttError(
                 f"`weight_hh_l{layer}{suffix}` has shape {g['weight_hh'].shape}; a {cell} "
                 f"layer needs ({G}*H, H). Is `cell` right?"
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Array
 
 
@@ -18,12 +19,12 @@ def _valid_weights(mask: Any, shape: tuple[int, ...], name: str) -> np.ndarray |
         return None
     mask = np.asarray(mask)
     if mask.shape != shape or mask.dtype != np.bool_:
-        raise ValueError(
+        raise BpttError(
             f"`mask` must be booleans of shape {shape} (one per {name} position), "
             f"got dtype {mask.dtype} and shape {mask.shape}."
         )
     if not mask.any():
-        raise ValueError("`mask` selects no position: the mean loss is undefined.")
+        raise BpttError("`mask` selects no position: the mean loss is undefined.")
     return mask
 
 
@@ -43,14 +44,14 @@ def softmax_cross_entropy(logits: Array, targets: Any, mask: Any = None) -> tupl
     targets = np.asarray(targets)
     V = logits.shape[-1]
     if targets.shape != logits.shape[:-1]:
-        raise ValueError(
+        raise BpttError(
             f"`targets` has shape {targets.shape} but `logits` {logits.shape} needs "
             f"{logits.shape[:-1]} (one class id per position)."
         )
     if targets.dtype.kind not in "iu":
-        raise TypeError(f"`targets` must be integer class ids, got dtype {targets.dtype}.")
+        raise BpttTypeError(f"`targets` must be integer class ids, got dtype {targets.dtype}.")
     if targets.size and (targets.min() < 0 or targets.max() >= V):
-        raise ValueError(
+        raise BpttError(
             f"`targets` holds class ids in [{targets.min()}, {targets.max()}] but there are "
             f"V={V} classes (valid ids 0..{V - 1})."
         )
@@ -91,7 +92,7 @@ def mse(predictions: Array, targets: Any, mask: Any = None) -> tuple[float, Arra
     predictions = np.asarray(predictions)
     targets = np.asarray(targets, dtype=predictions.dtype)
     if targets.shape != predictions.shape:
-        raise ValueError(
+        raise BpttError(
             f"`targets` has shape {targets.shape} but `predictions` has {predictions.shape}."
         )
     mask = _valid_weights(mask, predictions.shape[:-1], "prediction")

@@ -39,6 +39,7 @@ from bptt.engine.checkpointed import (
 )
 from bptt.engine.full import Tape
 from bptt.engine.validate import check_finite, check_mask, check_sequence
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Array, Params
 
 READOUTS = ("all", "last", "none")
@@ -77,25 +78,23 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
-            raise ValueError(
-                f"Unknown cell {self.cell!r}; expected one of {', '.join(CELL_NAMES)}."
-            )
+            raise BpttError(f"Unknown cell {self.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
         for name in ("hidden_size", "num_layers", "embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+                raise BpttError(f"`{name}` must be a positive integer, got {value!r}.")
         if self.vocab_size is None and self.input_size is None:
-            raise ValueError(
+            raise BpttError(
                 "Set `input_size` (features per step) or `vocab_size` (token ids) in ModelConfig."
             )
         for name in ("input_size", "vocab_size", "output_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
+                raise BpttError(f"`{name}` must be a positive integer or None, got {value!r}.")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}.")
+            raise BpttError(f"`dropout` must be in [0, 1), got {self.dropout}.")
         if self.readout not in READOUTS:
-            raise ValueError(f"`readout` must be one of {READOUTS}, got {self.readout!r}.")
+            raise BpttError(f"`readout` must be one of {READOUTS}, got {self.readout!r}.")
 
     @property
     def directions(self) -> int:
@@ -180,7 +179,7 @@ class Model:
         fields = self.cell.params_type._fields
         missing = [f"{prefix}.{f}" for f in fields if f"{prefix}.{f}" not in params]
         if missing:
-            raise ValueError(
+            raise BpttError(
                 f"`params` lack {missing} needed by a {self.config.cell} layer; were they made "
                 "by Model.init with the same ModelConfig?"
             )
@@ -195,17 +194,17 @@ class Model:
             return xs, xs
         ids = np.asarray(inputs)
         if ids.dtype.kind not in "iu":
-            raise TypeError(
+            raise BpttTypeError(
                 f"`inputs` must be integer token ids of shape (T, B) for a model with "
                 f"vocab_size={cfg.vocab_size}, got dtype {ids.dtype}. Encode text with the "
                 "model's vocabulary."
             )
         if ids.ndim != 2 or 0 in ids.shape:
-            raise ValueError(
+            raise BpttError(
                 f"`inputs` must be token ids of shape (T, B) with T, B >= 1, got {ids.shape}."
             )
         if ids.min() < 0 or ids.max() >= cfg.vocab_size:
-            raise ValueError(
+            raise BpttError(
                 f"`inputs` holds token ids in [{ids.min()}, {ids.max()}] but the vocabulary "
                 f"has V={cfg.vocab_size} entries (valid ids 0..{cfg.vocab_size - 1}). "
                 "Encode the text with the vocabulary stored with the model."
@@ -249,13 +248,13 @@ class Model:
         T, B = xs.shape[:2]
         mask = check_mask(mask, T, B)
         if resets is not None and cfg.bidirectional:
-            raise ValueError(
+            raise BpttError(
                 "`resets` (state carried across stream windows) needs a unidirectional model; "
                 "a bidirectional layer reads each sequence whole. Set bidirectional=False."
             )
         prefixes = self.layer_prefixes()
         if carries0 is not None and len(carries0) != len(prefixes):
-            raise ValueError(
+            raise BpttError(
                 f"`carries0` has {len(carries0)} carries; expected {len(prefixes)} "
                 f"(num_layers={cfg.num_layers} x directions={cfg.directions})."
             )
@@ -266,7 +265,7 @@ class Model:
         rev = reverse_index(mask, T, B) if cfg.bidirectional else None
         dropping = train and cfg.dropout > 0.0
         if dropping and rng is None:
-            raise ValueError("`rng` is required for dropout in training mode (train=True).")
+            raise BpttError("`rng` is required for dropout in training mode (train=True).")
         tapes: list[Tape] = []
         carries: list[Any] = []
         dropout_masks: list[Array | None] = []
@@ -359,7 +358,7 @@ class Model:
             dcarries = [None] * len(prefixes)
         else:
             if len(dcarries_T) != len(prefixes):
-                raise ValueError(
+                raise BpttError(
                     f"`dcarries_T` has {len(dcarries_T)} entries; expected {len(prefixes)}."
                 )
             dcarries = list(dcarries_T)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
 from bptt.model import Model, ModelConfig
 from bptt.types import Array
 
@@ -33,14 +34,14 @@ def numerical_gradient(f: Callable[[], float], x: Array, *, eps: float = 1e-6) -
         An array shaped like ``x`` holding dF/dx.
     """
     if x.dtype != np.float64:
-        raise TypeError(
+        raise BpttTypeError(
             f"`x` has dtype {x.dtype}; finite differences need float64. "
             "Build the parameters with dtype=np.float64."
         )
     grad = np.zeros_like(x)
     flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat_x, x):
-        raise ValueError("`x` must be contiguous so that it can be perturbed in place.")
+        raise BpttError("`x` must be contiguous so that it can be perturbed in place.")
     for k in range(flat_x.size):
         old = flat_x[k]
         flat_x[k] = old + eps
@@ -62,7 +63,7 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:
-        raise ValueError(f"shapes differ: analytic {analytic.shape}, numeric {numeric.shape}.")
+        raise BpttError(f"shapes differ: analytic {analytic.shape}, numeric {numeric.shape}.")
     scale = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0))
     if scale == 0.0:
         return 0.0

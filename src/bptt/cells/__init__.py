@@ -3,6 +3,7 @@
 from bptt.cells.gru import GRUCache, GRUCarry, GRUCell, GRUParams
 from bptt.cells.lstm import LSTMCache, LSTMCarry, LSTMCell, LSTMParams
 from bptt.cells.rnn import RNNCache, RNNCarry, RNNCell, RNNParams
+from bptt.errors import BpttError
 
 CELL_NAMES = ("rnn", "relu", "irnn", "lstm", "gru")
 
@@ -17,7 +18,7 @@ def make_cell(name: str, *, forget_bias: float = 1.0) -> RNNCell | LSTMCell | GR
         return LSTMCell(forget_bias=forget_bias)
     if name == "gru":
         return GRUCell()
-    raise ValueError(f"Unknown cell {name!r}; expected one of {', '.join(CELL_NAMES)}.")
+    raise BpttError(f"Unknown cell {name!r}; expected one of {', '.join(CELL_NAMES)}.")
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bptt.cells import buffers
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Array, SequenceKernels
 
 FLOAT_DTYPES = (np.float32, np.float64)
@@ -42,10 +43,10 @@ def check_sizes(input_size: int, hidden_size: int, dtype: Any) -> np.dtype:
     """Validate the sizes and dtype given to ``init_params``; return the dtype."""
     for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            raise BpttError(f"`{name}` must be a positive integer, got {value!r}.")
     dt = np.dtype(dtype)
     if dt not in FLOAT_DTYPES:
-        raise TypeError(f"`dtype` must be float32 or float64, got {dt}.")
+        raise BpttTypeError(f"`dtype` must be float32 or float64, got {dt}.")
     return dt
 
 
@@ -57,38 +58,38 @@ def check_params(cell: Any, params: Any) -> tuple[int, int, np.dtype]:
         ValueError: weight shapes that do not fit together.
     """
     if not isinstance(params, cell.params_type):
-        raise TypeError(
+        raise BpttTypeError(
             f"`params` are {type(params).__name__} but the {cell.name} cell expects "
             f"{cell.params_type.__name__}. Initialise them with the same cell's init_params."
         )
     for field, value in zip(params._fields, params, strict=True):
         if not isinstance(value, np.ndarray):
-            raise TypeError(
+            raise BpttTypeError(
                 f"`params.{field}` is {type(value).__name__}; expected a NumPy array. "
                 "Build the parameters with the cell's init_params."
             )
     dtypes = {a.dtype for a in params}
     if len(dtypes) != 1 or next(iter(dtypes)) not in FLOAT_DTYPES:
-        raise TypeError(
+        raise BpttTypeError(
             f"`params` must all be float32 or all float64, got dtypes "
             f"{sorted(str(d) for d in dtypes)}. Cast them with .astype(np.float32) or np.float64."
         )
     W_x, W_h, b = params.W_x, params.W_h, params.b
     G = cell.num_gates
     if W_h.ndim != 2 or W_h.shape[1] != G * W_h.shape[0]:
-        raise ValueError(
+        raise BpttError(
             f"`params.W_h` has shape {W_h.shape} but the {cell.name} cell expects (H, {G}*H)."
         )
     H = W_h.shape[0]
     if W_x.ndim != 2 or W_x.shape[1] != G * H:
-        raise ValueError(
+        raise BpttError(
             f"`params.W_x` has shape {W_x.shape} but the {cell.name} cell expects (D, {G * H})."
         )
     if b.shape != (G * H,):
-        raise ValueError(f"`params.b` has shape {b.shape}, expected ({G * H},).")
+        raise BpttError(f"`params.b` has shape {b.shape}, expected ({G * H},).")
     b_hn = getattr(params, "b_hn", None)
     if b_hn is not None and b_hn.shape != (H,):
-        raise ValueError(f"`params.b_hn` has shape {b_hn.shape}, expected ({H},) = (H,).")
+        raise BpttError(f"`params.b_hn` has shape {b_hn.shape}, expected ({H},) = (H,).")
     return W_x.shape[0], H, next(iter(dtypes))
 
 

@@ -43,6 +43,7 @@ from bptt.cells.base import (
     uniform_init,
     zero_padded,
 )
+from bptt.errors import BpttError
 from bptt.types import Array, Observer, SequenceKernels
 
 ACTIVATIONS = ("tanh", "relu")
@@ -75,7 +76,7 @@ class RNNCell:
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"`activation` must be one of {ACTIVATIONS}, got {self.activation!r}.")
+            raise BpttError(f"`activation` must be one of {ACTIVATIONS}, got {self.activation!r}.")
 
     def init_params(
         self,

@@ -1,6 +1,7 @@
 """The ``bptt`` command: one top-level parser, one module per subcommand.
 
-A user mistake ends with one line on stderr and exit code 2, never a traceback.
+A user mistake (a bptt.errors type) ends with one line on stderr and exit code 2, never a
+traceback; any other exception is a bug in bptt and keeps its traceback (exit code 1).
 """
 
 from __future__ import annotations
@@ -11,19 +12,9 @@ from collections.abc import Sequence
 
 from bptt.cli import bench, diagnose, gradcheck, sample, train
 from bptt.cli import eval as eval_command
+from bptt.errors import BpttError
 
 SUBCOMMANDS = (train, sample, eval_command, diagnose, gradcheck, bench)
-
-# Exceptions that mean "the user asked for something that cannot be done", with the exit code.
-USER_ERRORS: dict[type[BaseException], int] = {
-    ValueError: 2,
-    TypeError: 2,
-    FileNotFoundError: 2,
-    PermissionError: 2,
-    IsADirectoryError: 2,
-    ImportError: 2,
-}
-
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: ``bptt <cmd>: error: <message>``."""
@@ -58,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bptt: interrupted", file=sys.stderr)
         return 130
-    except tuple(USER_ERRORS) as error:
-        code = next(c for kind, c in USER_ERRORS.items() if isinstance(error, kind))
+    except BpttError as error:  # the user's mistake: one line; anything else is a bug
         message = str(error).replace("\n", " ")
         print(f"bptt {args.command}: error: {message}", file=sys.stderr)
-        return code
+        return 2

@@ -21,6 +21,7 @@ from bptt.bench import (
     run_long,
     write_json,
 )
+from bptt.errors import BpttError
 
 EXAMPLES = """examples:
   bptt bench                                    the six sizes of the performance issue, all cells
@@ -101,13 +102,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
-        raise ValueError(f"`--repeats` must be >= 1, got {args.repeats}.")
+        raise BpttError(f"`--repeats` must be >= 1, got {args.repeats}.")
     if args.long:
         return run_long_command(args)
     try:
         steps = [int(t) for t in args.memory_steps.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(
+        raise BpttError(
             f"`--memory-steps` takes integers like 250,500, got {args.memory_steps!r}."
         ) from None
     include_torch = not args.no_torch
@@ -136,14 +137,14 @@ def run(args: argparse.Namespace) -> int:
 def run_long_command(args: argparse.Namespace) -> int:
     """``bptt bench --long``: ``bptt.bench.run_long`` with the command's options."""
     if args.long_steps < 1:
-        raise ValueError(f"`--long-steps` must be >= 1, got {args.long_steps}.")
+        raise BpttError(f"`--long-steps` must be >= 1, got {args.long_steps}.")
     if args.config:
-        raise ValueError(
+        raise BpttError(
             f"`--config` does not apply to `--long` (B={LONG_CONFIG.B}, D={LONG_CONFIG.D}, "
             f"H={LONG_CONFIG.H}); set T with `--long-steps`."
         )
     if args.cell and len(args.cell) > 1:
-        raise ValueError(f"`--long` measures one cell; got `--cell` {', '.join(args.cell)}.")
+        raise BpttError(f"`--long` measures one cell; got `--cell` {', '.join(args.cell)}.")
     budgets = parse_budgets(args.long_budgets)
     results: list[dict[str, Any]] = []
     for readout in dict.fromkeys(args.long_readout or ["all"]):  # in order, once each

@@ -11,6 +11,7 @@ import numpy as np
 
 from bptt.cells import CELL_NAMES
 from bptt.diagnostics import compare, summary_table, write_report
+from bptt.errors import BpttError
 from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, resolve_config
@@ -64,7 +65,7 @@ def _ints(text: str, option: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"`{option}` takes comma-separated integers, got {text!r}.") from None
+        raise BpttError(f"`{option}` takes comma-separated integers, got {text!r}.") from None
 
 
 def _batches(task: Any, config: Any, args: argparse.Namespace) -> list[Batch]:
@@ -79,7 +80,7 @@ def _batches(task: Any, config: Any, args: argparse.Namespace) -> list[Batch]:
 def run(args: argparse.Namespace) -> int:
     for name in ("batches", "batch_size", "window"):
         if getattr(args, name) < 1:
-            raise ValueError(f"`--{name.replace('_', '-')}` must be >= 1.")
+            raise BpttError(f"`--{name.replace('_', '-')}` must be >= 1.")
     out = Path(args.out)
     check_writable(out)
     sweep = _ints(args.sweep, "--sweep") if args.sweep else None
@@ -89,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
         for option, saved in (("task", config.task), ("cell", config.cell)):
             given = getattr(args, option)
             if given is not None and given != saved:
-                raise ValueError(
+                raise BpttError(
                     f"--{option} {given} does not match the checkpoint, trained with "
                     f"{option} {saved!r}; drop --{option} or diagnose a fresh model."
                 )
         if args.compare:
-            raise ValueError("--compare runs fresh models; it does not mix with --checkpoint.")
+            raise BpttError("--compare runs fresh models; it does not mix with --checkpoint.")
         task = make_task(config)
         model = Model(ModelConfig(**ckpt.meta["model_config"]))
         models = {f"{config.cell} (step {ckpt.meta['step']})": (model, ckpt.params)}
@@ -138,5 +139,5 @@ def _cells(text: str) -> list[str]:
     cells = [c.strip() for c in text.split(",") if c.strip()]
     unknown = [c for c in cells if c not in CELL_NAMES]
     if unknown or not cells:
-        raise ValueError(f"--compare takes cells from {', '.join(CELL_NAMES)}, got {text!r}.")
+        raise BpttError(f"--compare takes cells from {', '.join(CELL_NAMES)}, got {text!r}.")
     return cells

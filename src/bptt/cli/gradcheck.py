@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from bptt.cells import CELL_NAMES
+from bptt.errors import BpttError
 from bptt.model import ModelConfig
 from bptt.testing import check_model_gradients
 
@@ -55,7 +56,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     for name in ("seq_len", "batch", "input_size", "hidden"):
         if getattr(args, name) < 1:
-            raise ValueError(
+            raise BpttError(
                 f"`--{name.replace('_', '-')}` must be >= 1, got {getattr(args, name)}."
             )
     if args.layers is None and not (args.bidirectional or args.masked):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from bptt.data.text import Vocabulary
+from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     vocab = ckpt.meta.get("vocab")
     if vocab is None:
-        raise ValueError(
+        raise BpttError(
             f"Checkpoint {ckpt.path} is from task {ckpt.meta['config']['task']!r}, which has no "
             "text vocabulary; sample from a text model (task shakespeare or text)."
         )

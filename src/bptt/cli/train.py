@@ -11,6 +11,7 @@ import numpy as np
 
 from bptt.cells import CELL_NAMES
 from bptt.engine.truncated import check_truncation
+from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
@@ -147,7 +148,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     if args.k1 is not None or args.k2 is not None:
         given.append("k1/k2")
     if len(given) > 1:
-        raise ValueError(f"Give only one of --bptt K, --k1/--k2 and --full (got {given}).")
+        raise BpttError(f"Give only one of --bptt K, --k1/--k2 and --full (got {given}).")
     if args.bptt is not None:
         values["k1"] = values["k2"] = args.bptt
     elif args.k1 is not None and args.k2 is None:
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = None
     if args.resume:
         if args.config:
-            raise ValueError("--config and --resume do not mix: a resumed run keeps its config.")
+            raise BpttError("--config and --resume do not mix: a resumed run keeps its config.")
         ckpt = load_checkpoint(args.resume)
         config = resume_config(ckpt, overrides)
     else:

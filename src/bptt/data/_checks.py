@@ -8,13 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
+
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise if it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__}).")
+        raise BpttTypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__}).")
     if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
+        raise BpttError(f"`{name}` must be >= {minimum}, got {value}.")
     return int(value)
 
 
@@ -22,14 +24,14 @@ def check_positive_float(value: Any, name: str, hint: str = "") -> float:
     """Return ``value`` as a float, or raise unless it is a finite real number > 0."""
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (real and math.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be a positive finite number, got {value!r}.{hint}")
+        raise BpttError(f"`{name}` must be a positive finite number, got {value!r}.{hint}")
     return float(value)
 
 
 def check_rng(rng: Any) -> np.random.Generator:
     """Return ``rng``, or raise TypeError if it is not a ``np.random.Generator``."""
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(
+        raise BpttTypeError(
             f"`rng` must be a np.random.Generator, got {type(rng).__name__}. "
             "Create one with np.random.default_rng(seed)."
         )
@@ -40,12 +42,12 @@ def check_ids(ids: Any, name: str) -> np.ndarray:
     """Return ``ids`` as a non-empty 1-D int64 array, or raise naming its dtype or shape."""
     arr = np.asarray(ids)
     if arr.dtype.kind not in "iu":
-        raise TypeError(
+        raise BpttTypeError(
             f"`{name}` must hold integer token ids, got dtype {arr.dtype}. "
             "Encode text with Vocabulary.encode first."
         )
     if arr.ndim != 1:
-        raise ValueError(f"`{name}` must be 1-D (N,), got shape {arr.shape}.")
+        raise BpttError(f"`{name}` must be 1-D (N,), got shape {arr.shape}.")
     if arr.size == 0:
-        raise ValueError(f"`{name}` is empty; need at least one token id.")
+        raise BpttError(f"`{name}` is empty; need at least one token id.")
     return arr.astype(np.int64, copy=False)

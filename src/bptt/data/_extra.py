@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from bptt.errors import BpttError, MissingExtraError
+
 INSTALL_HINT = "Install the optional extra with `pip install 'bptt[timeseries]'`."
 
 
@@ -32,7 +34,7 @@ def package_file(package: str, *parts: str, purpose: str) -> Path:
     """
     spec = importlib.util.find_spec(package)
     if spec is None:
-        raise ImportError(f"{purpose} needs the package `{package}`. {INSTALL_HINT}")
+        raise MissingExtraError(f"{purpose} needs the package `{package}`. {INSTALL_HINT}")
     if spec.submodule_search_locations:
         roots = [Path(p) for p in spec.submodule_search_locations]
     else:
@@ -42,7 +44,7 @@ def package_file(package: str, *parts: str, purpose: str) -> Path:
         if path.is_file():
             return path
     where = ", ".join(str(r) for r in roots) or "<unknown location>"
-    raise ValueError(
+    raise BpttError(
         f"{purpose} needs the file {'/'.join(parts)!r} inside the installed `{package}` "
         f"({where}), but it is not there. {INSTALL_HINT} (it pins the versions whose data "
         "these loaders were checked against)."

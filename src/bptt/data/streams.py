@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.data._checks import check_ids, check_positive_int
+from bptt.errors import BpttError
 
 
 class StreamWindow(NamedTuple):
@@ -64,11 +65,9 @@ def document_starts(documents: Sequence[Sized]) -> np.ndarray:
     """
     lengths = np.array([len(d) for d in documents], dtype=np.int64)
     if lengths.size == 0:
-        raise ValueError("`documents` is empty; pass at least one document.")
+        raise BpttError("`documents` is empty; pass at least one document.")
     if (lengths == 0).any():
-        raise ValueError(
-            f"Document {int(np.argmin(lengths))} is empty; drop empty documents first."
-        )
+        raise BpttError(f"Document {int(np.argmin(lengths))} is empty; drop empty documents first.")
     return np.concatenate([[0], np.cumsum(lengths[:-1])])
 
 
@@ -109,7 +108,7 @@ class StreamBatcher:
         required = B * k + 1 if drop_last else B + 1
         if num_tokens < required:
             what = f"one full window of {k} steps" if drop_last else "one step"
-            raise ValueError(
+            raise BpttError(
                 f"`ids` has {num_tokens} tokens but batch_size={B} streams of {what} need at least "
                 f"{required} (batch_size * steps + 1 for the shifted targets). Use a smaller "
                 "`batch_size` or `window`, or more text."
@@ -134,7 +133,7 @@ class StreamBatcher:
     ) -> StreamBatcher:
         """A batcher over the concatenation of ``documents`` ((N_j,) id arrays), with resets."""
         if len(documents) == 0:
-            raise ValueError("`documents` is empty; pass at least one (N,) id array.")
+            raise BpttError("`documents` is empty; pass at least one (N,) id array.")
         docs = [check_ids(d, f"documents[{j}]") for j, d in enumerate(documents)]
         return cls(
             np.concatenate(docs),
@@ -161,7 +160,7 @@ class StreamBatcher:
         """
         i = check_positive_int(index, "index", minimum=0)
         if i >= self.num_windows:
-            raise ValueError(
+            raise BpttError(
                 f"`index` is {i} but there are only {self.num_windows} windows "
                 f"(0 to {self.num_windows - 1}); start a new pass at index 0."
             )
@@ -176,7 +175,7 @@ class StreamBatcher:
         """
         L, B = self.stream_length, self.batch_size
         if not 0 <= start < stop <= L:
-            raise ValueError(
+            raise BpttError(
                 f"steps [{start}, {stop}) are not inside the streams' {L} steps; "
                 "expected 0 <= start < stop <= stream_length."
             )
@@ -197,7 +196,7 @@ class StreamBatcher:
         """
         start = check_positive_int(start, "start", minimum=0)
         if start > self.num_windows:
-            raise ValueError(
+            raise BpttError(
                 f"`start` is {start} but a pass has {self.num_windows} windows; a cursor "
                 f"lies in [0, {self.num_windows}]."
             )
@@ -211,13 +210,13 @@ def _check_doc_starts(doc_starts: Any, N: int) -> np.ndarray:
     """Return ``doc_starts`` as int64, or raise unless strictly increasing ints in [0, N)."""
     starts = np.asarray(doc_starts)
     if starts.dtype.kind not in "iu" or starts.ndim != 1 or starts.size == 0:
-        raise ValueError(
+        raise BpttError(
             f"`doc_starts` must be a non-empty 1-D integer array, got dtype {starts.dtype} and "
             f"shape {starts.shape}. Build it with document_starts(documents)."
         )
     starts = starts.astype(np.int64)
     if (np.diff(starts) <= 0).any() or starts[0] < 0 or starts[-1] >= N:
-        raise ValueError(
+        raise BpttError(
             f"`doc_starts` must be strictly increasing offsets in [0, {N}) (N = len(ids)), got "
             f"{starts[:6].tolist()}{'...' if starts.size > 6 else ''}."
         )

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.data._checks import check_positive_float, check_positive_int, check_rng
+from bptt.errors import BpttError
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 """MSE of always predicting 1: E[(X1 + X2 - 1)^2] = Var(X1 + X2) = 2/12 for X1, X2 ~ U[0, 1]."""
@@ -187,7 +188,7 @@ def temporal_order(
         int(v * scale + 0.5) for v in (100, 110, 10, 20, 50, 60)
     )
     if not (lo_t1 >= 1 and hi_t1 < lo_t2 and hi_t2 <= lo_len - 2):
-        raise ValueError(
+        raise BpttError(
             f"`scale`={scale} gives lengths [{lo_len}, {hi_len}], t1 in [{lo_t1}, {hi_t1}] and "
             f"t2 in [{lo_t2}, {hi_t2}], which breaks the structure 1 <= t1 < t2 <= length - 2 "
             "(E first, B last). Use scale >= 0.05."

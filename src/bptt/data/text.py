@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
+
 _UTF32 = "utf-32-le"
 
 
@@ -41,12 +43,12 @@ class Vocabulary:
     def __post_init__(self) -> None:
         chars = tuple(self.chars)
         if not chars:
-            raise ValueError("A Vocabulary needs at least one character, got none.")
+            raise BpttError("A Vocabulary needs at least one character, got none.")
         bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
         if bad:
-            raise ValueError(f"Every vocabulary entry must be a single character, got {bad[:5]!r}.")
+            raise BpttError(f"Every vocabulary entry must be a single character, got {bad[:5]!r}.")
         if list(chars) != sorted(set(chars)):
-            raise ValueError(
+            raise BpttError(
                 "Vocabulary characters must be distinct and sorted by code point. "
                 "Build it with Vocabulary.from_text(text) or Vocabulary.from_list(saved_list)."
             )
@@ -61,14 +63,16 @@ class Vocabulary:
             ValueError: if ``text`` is empty.
         """
         if not text:
-            raise ValueError("Cannot build a Vocabulary from empty text; pass the corpus text.")
+            raise BpttError("Cannot build a Vocabulary from empty text; pass the corpus text.")
         return cls(tuple(sorted(set(text))))
 
     @classmethod
     def from_list(cls, chars: list[str]) -> Vocabulary:
         """Rebuild a vocabulary stored with :meth:`to_list` (e.g. in a checkpoint's JSON)."""
         if not isinstance(chars, list | tuple):
-            raise TypeError(f"`chars` must be a list of characters, got {type(chars).__name__}.")
+            raise BpttTypeError(
+                f"`chars` must be a list of characters, got {type(chars).__name__}."
+            )
         return cls(tuple(chars))
 
     def to_list(self) -> list[str]:
@@ -92,7 +96,7 @@ class Vocabulary:
         if not known.all():
             unknown = Counter(text[i] for i in np.flatnonzero(~known))
             listed = ", ".join(f"{c!r} (x{n})" for c, n in sorted(unknown.items()))
-            raise ValueError(
+            raise BpttError(
                 f"`text` has {len(unknown)} character(s) outside the vocabulary of size "
                 f"{self.size}: {listed}. Build the vocabulary from all the text it must encode "
                 "(e.g. Vocabulary.from_text(train + valid + test)), or remove those characters."
@@ -107,16 +111,16 @@ class Vocabulary:
         """
         arr = np.asarray(ids)
         if arr.dtype.kind not in "iu" and arr.size:
-            raise TypeError(f"`ids` must be integers, got dtype {arr.dtype}.")
+            raise BpttTypeError(f"`ids` must be integers, got dtype {arr.dtype}.")
         if arr.ndim != 1:
-            raise ValueError(
+            raise BpttError(
                 f"`ids` must be 1-D (N,), got shape {arr.shape}; decode one sequence at a time "
                 "(e.g. ids[:, b] for stream b of a (T, B) batch)."
             )
         arr = arr.astype(np.int64)
         out_of_range = (arr < 0) | (arr >= self.size)
         if out_of_range.any():
-            raise ValueError(
+            raise BpttError(
                 f"`ids` holds {int(out_of_range.sum())} id(s) outside [0, {self.size}), e.g. "
                 f"{int(arr[out_of_range][0])}. Decode with the vocabulary the ids came from."
             )
@@ -132,22 +136,22 @@ def read_text_file(path: str | Path) -> str:
     """
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"Text file {str(path)!r} does not exist. Check the path.")
+        raise BpttError(f"Text file {str(path)!r} does not exist. Check the path.")
     if not path.is_file():
-        raise ValueError(f"{str(path)!r} is not a regular file; pass the path of a text file.")
+        raise BpttError(f"{str(path)!r} is not a regular file; pass the path of a text file.")
     data = path.read_bytes()
     if not data:
-        raise ValueError(f"Text file {str(path)!r} is empty; a corpus needs at least one char.")
+        raise BpttError(f"Text file {str(path)!r} is empty; a corpus needs at least one char.")
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise ValueError(
+        raise BpttError(
             f"{str(path)!r} looks binary: it has a NUL byte at offset {nul}. "
             "Pass a plain-text file (UTF-8)."
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise BpttError(
             f"{str(path)!r} is not valid UTF-8: byte 0x{data[err.start]:02x} at offset "
             f"{err.start}. Convert it first, e.g. `iconv -f LATIN1 -t UTF-8 in.txt > out.txt`."
         ) from None

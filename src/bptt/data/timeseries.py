@@ -55,6 +55,7 @@ import numpy as np
 
 from bptt.data._checks import check_positive_int
 from bptt.data._extra import package_file
+from bptt.errors import BpttError
 from bptt.types import Array
 
 SERIES = ("co2", "sunspots", "macrodata")
@@ -101,7 +102,7 @@ class ForecastData(NamedTuple):
             "test": (self.valid_stop, self.values.shape[0]),
         }
         if part not in spans:
-            raise ValueError(f"`part` must be one of {', '.join(PARTS)}; got {part!r}.")
+            raise BpttError(f"`part` must be one of {', '.join(PARTS)}; got {part!r}.")
         return spans[part]
 
     def part(self, part: str, *, normalised: bool = False) -> Array:
@@ -149,7 +150,7 @@ def resolve_series(name: str) -> str:
     """
     key = name.lower() if isinstance(name, str) else name
     if key not in SERIES:
-        raise ValueError(f"Unknown series {name!r}; the bundled ones are: {', '.join(SERIES)}.")
+        raise BpttError(f"Unknown series {name!r}; the bundled ones are: {', '.join(SERIES)}.")
     return key
 
 
@@ -191,13 +192,13 @@ def fill_gaps(
                 where += f" ({time[start]} .. {time[stop - 1]})"
             column = f" column {d}" if columns.shape[1] > 1 else ""
             if start == 0 or stop == columns.shape[0]:
-                raise ValueError(
+                raise BpttError(
                     f"{name}{column} has {stop - start} missing value(s) at its "
                     f"{'start' if start == 0 else 'end'} ({where}); interpolation needs an "
                     "observed value on both sides. Trim the series first."
                 )
             if stop - start > max_gap:
-                raise ValueError(
+                raise BpttError(
                     f"{name}{column} has a gap of {stop - start} missing steps at {where}, "
                     f"longer than `max_gap`={max_gap} steps of linear interpolation. Pass "
                     f"max_gap >= {stop - start} to fill it, or use a span without it."
@@ -221,12 +222,12 @@ def chronological_split(
     N = check_positive_int(num_steps, "num_steps")
     for label, fraction in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
         if not 0 < fraction < 1:
-            raise ValueError(f"`{label}` must be in (0, 1), got {fraction!r}.")
+            raise BpttError(f"`{label}` must be in (0, 1), got {fraction!r}.")
     num_test = max(1, round(test_fraction * N))
     num_valid = max(1, round(valid_fraction * N))
     train_stop = N - num_test - num_valid
     if train_stop < 1:
-        raise ValueError(
+        raise BpttError(
             f"valid_fraction={valid_fraction} and test_fraction={test_fraction} of {N} steps "
             f"leave {train_stop} for training; use smaller fractions."
         )
@@ -248,7 +249,7 @@ def _load_raw(name: str, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarr
     if name == "co2":
         time = np.array([f"{r[0][:4]}-{r[0][4:6]}-{r[0][6:8]}" for r in rows], "datetime64[D]")
         if (np.diff(time) != np.timedelta64(7, "D")).any():
-            raise ValueError(f"{path}: the co2 dates are not consecutive weeks.")
+            raise BpttError(f"{path}: the co2 dates are not consecutive weeks.")
         values = np.array([[float(r[1]) if r[1] else np.nan] for r in rows])  # (N, 1)
         return time, values
     if name == "sunspots":
@@ -290,12 +291,12 @@ def load_series(
     """
     key = resolve_series(name)
     if columns is not None and key != "macrodata":
-        raise ValueError(f"`columns` applies to macrodata only; {key} has one column.")
+        raise BpttError(f"`columns` applies to macrodata only; {key} has one column.")
     if key == "macrodata":
         columns = MACRO_COLUMNS if columns is None else tuple(columns)
         unknown = [c for c in columns if c not in MACRO_LEVEL_COLUMNS]
         if not columns or unknown:
-            raise ValueError(
+            raise BpttError(
                 f"Unknown macrodata column(s) {unknown or list(columns)}; choose from "
                 f"{', '.join(MACRO_LEVEL_COLUMNS)}."
             )
@@ -308,7 +309,7 @@ def load_series(
     )
     season = SEASON_LENGTH[key]
     if train_stop <= season:
-        raise ValueError(
+        raise BpttError(
             f"The training part of {key} has {train_stop} steps, not more than one season "
             f"({season}); the seasonal-naive scale of MASE needs more. Use smaller fractions."
         )
@@ -359,12 +360,12 @@ def next_value_streams(
     loss_from = check_positive_int(loss_from, "loss_from", minimum=0)
     N = arr.shape[0]
     if N < B + 1:
-        raise ValueError(
+        raise BpttError(
             f"`values` has {N} steps but {B} streams need at least {B + 1} (one input and its "
             "next value each); use fewer streams."
         )
     if np.isnan(arr).any():
-        raise ValueError(
+        raise BpttError(
             f"`values` has {int(np.isnan(arr).any(axis=1).sum())} step(s) with NaN; fill them "
             "with fill_gaps first."
         )
@@ -373,7 +374,7 @@ def next_value_streams(
     else:
         obs = np.asarray(observed, dtype=bool)
         if obs.shape[0] != N:
-            raise ValueError(f"`observed` has {obs.shape[0]} steps but `values` has {N}.")
+            raise BpttError(f"`observed` has {obs.shape[0]} steps but `values` has {N}.")
         seen = obs.reshape(N, -1).all(axis=1)  # (N,)
     seen = seen & (np.arange(N) >= loss_from)
     L = (N - 1) // B
@@ -393,7 +394,7 @@ def check_horizon(horizon: int, test_length: int) -> int:
     """
     h = check_positive_int(horizon, "horizon")
     if h > test_length:
-        raise ValueError(
+        raise BpttError(
             f"Forecast `horizon`={h} is longer than the test part ({test_length} steps); "
             f"use horizon <= {test_length}, or a larger test_fraction."
         )
@@ -403,7 +404,7 @@ def check_horizon(horizon: int, test_length: int) -> int:
 def _history(history: Any, minimum: int, what: str) -> np.ndarray:
     arr = np.asarray(history, dtype=np.float64)
     if arr.ndim not in (1, 2) or arr.shape[0] < minimum:
-        raise ValueError(
+        raise BpttError(
             f"{what} needs a (N,) or (N, D) history with N >= {minimum}, got shape {arr.shape}."
         )
     return arr
@@ -453,7 +454,7 @@ def _pair(y_true: Any, y_pred: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
     true = np.asarray(y_true, dtype=np.float64)
     pred = np.asarray(y_pred, dtype=np.float64)
     if true.shape != pred.shape or true.ndim not in (1, 2) or true.size == 0:
-        raise ValueError(
+        raise BpttError(
             f"`y_true` and `y_pred` must have the same non-empty (n,) or (n, D) shape, got "
             f"{true.shape} and {pred.shape}."
         )
@@ -462,7 +463,7 @@ def _pair(y_true: Any, y_pred: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
     if mask is not None:
         keep = np.broadcast_to(np.asarray(mask, dtype=bool).reshape(true.shape[0], -1), keep.shape)
     if not keep.any(axis=0).all():
-        raise ValueError("`mask` leaves a column with no step to score.")
+        raise BpttError("`mask` leaves a column with no step to score.")
     return errors, keep
 
 
@@ -512,12 +513,12 @@ def mase(y_true: Any, y_pred: Any, y_train: Any, *, season: int = 1, mask: Any =
     train = _history(y_train, m + 1, f"mase with season={m}")
     train = train.reshape(train.shape[0], -1)  # (N, D)
     if train.shape[1] != errors.shape[1]:
-        raise ValueError(
+        raise BpttError(
             f"`y_train` has {train.shape[1]} columns but `y_true` has {errors.shape[1]}."
         )
     scale = np.abs(train[m:] - train[:-m]).mean(axis=0)  # (D,)
     if (scale == 0).any():
-        raise ValueError(
+        raise BpttError(
             f"The training part is constant at lag {m} (column(s) "
             f"{np.flatnonzero(scale == 0).tolist()}), so the MASE scale is 0."
         )

@@ -51,6 +51,7 @@ import numpy as np
 from bptt.data._checks import check_positive_int
 from bptt.data._extra import package_file
 from bptt.data.padding import pad_sequences
+from bptt.errors import BpttError
 from bptt.types import Array
 
 DATASETS = (
@@ -121,7 +122,7 @@ def resolve_name(name: str) -> str:
     """
     by_key = {d.lower(): d for d in DATASETS}
     if not isinstance(name, str) or name.lower() not in by_key:
-        raise ValueError(
+        raise BpttError(
             f"Unknown UCR/UEA dataset {name!r}; the bundled ones are: {', '.join(DATASETS)}."
         )
     return by_key[name.lower()]
@@ -140,7 +141,7 @@ def dataset_path(name: str, split: str) -> Path:
     """
     canonical = resolve_name(name)
     if split not in ("train", "test"):
-        raise ValueError(f"`split` must be 'train' or 'test', got {split!r}.")
+        raise BpttError(f"`split` must be 'train' or 'test', got {split!r}.")
     filename = f"{canonical}_{split.upper()}.ts"
     return package_file(
         "aeon", "datasets", "data", canonical, filename, purpose=f"The {canonical} dataset"
@@ -181,7 +182,7 @@ def read_ts(path: str | Path) -> tuple[list[np.ndarray], list[str], tuple[str, .
                 key, _, rest = line.partition(" ")
                 key = key.lower()
                 if key == "@timestamps" and rest.strip().lower() == "true":
-                    raise ValueError(f"{where}: time-stamped .ts data is not supported.")
+                    raise BpttError(f"{where}: time-stamped .ts data is not supported.")
                 if key == "@classlabel":
                     words = rest.split()
                     declared = tuple(words[1:]) if words and words[0].lower() == "true" else ()
@@ -191,29 +192,29 @@ def read_ts(path: str | Path) -> tuple[list[np.ndarray], list[str], tuple[str, .
             try:
                 rows = [np.array(c.split(","), dtype=np.float64) for c in channels]
             except ValueError:
-                raise ValueError(f"{where}: a value is not a number (missing values?).") from None
+                raise BpttError(f"{where}: a value is not a number (missing values?).") from None
             if len({r.size for r in rows}) != 1:
-                raise ValueError(
+                raise BpttError(
                     f"{where}: channels have lengths {[r.size for r in rows]}; a case needs "
                     "channels of equal length."
                 )
             case = np.stack(rows, axis=1)  # (L, D)
             if not np.isfinite(case).all():
-                raise ValueError(f"{where}: holds NaN or infinite values (missing data).")
+                raise BpttError(f"{where}: holds NaN or infinite values (missing data).")
             if sequences and case.shape[1] != sequences[0].shape[1]:
-                raise ValueError(
+                raise BpttError(
                     f"{where}: has {case.shape[1]} channels but the first case has "
                     f"{sequences[0].shape[1]}."
                 )
             sequences.append(case)
             labels.append(label.strip())
     if not sequences:
-        raise ValueError(f"{path} has no cases after its @data line.")
+        raise BpttError(f"{path} has no cases after its @data line.")
     if not declared:
         declared = tuple(sorted(set(labels)))
     unknown = sorted(set(labels) - set(declared))
     if unknown:
-        raise ValueError(
+        raise BpttError(
             f"{path.name}: labels {unknown} are not among the declared {list(declared)}."
         )
     return sequences, labels, declared
@@ -266,14 +267,14 @@ def load_ucr(name: str, *, standardise: bool = False) -> SequenceClassification:
     train_seqs, train_labels, names = read_ts(dataset_path(canonical, "train"))
     test_seqs, test_labels, test_names = read_ts(dataset_path(canonical, "test"))
     if test_names != names:
-        raise ValueError(
+        raise BpttError(
             f"{canonical}: the train file declares classes {list(names)} but the test file "
             f"{list(test_names)}."
         )
     train = _to_split(train_seqs, train_labels, names)
     test = _to_split(test_seqs, test_labels, names)
     if train.xs.shape[2] != test.xs.shape[2]:
-        raise ValueError(
+        raise BpttError(
             f"{canonical}: train has {train.xs.shape[2]} channels but test has {test.xs.shape[2]}."
         )
     if standardise:
@@ -308,7 +309,7 @@ def nearest_neighbour_error(
     chunk = check_positive_int(chunk_size, "chunk_size")
     lengths = np.concatenate([train.lengths, test.lengths])
     if lengths.min() != lengths.max() or train.xs.shape[2] != test.xs.shape[2]:
-        raise ValueError(
+        raise BpttError(
             f"1-NN Euclidean needs sequences of one length and D; got lengths "
             f"{int(lengths.min())}..{int(lengths.max())} and D {train.xs.shape[2]} (train), "
             f"{test.xs.shape[2]} (test). Use an equal-length dataset."

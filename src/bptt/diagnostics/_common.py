@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
 from bptt.model import Model
 from bptt.train.step import Batch
 from bptt.types import Array, Params
@@ -20,9 +21,9 @@ PER_STEP_MSG = (
 def check_model(model: Model) -> None:
     """Raise ValueError for a model whose outputs are not one per step."""
     if not isinstance(model, Model):
-        raise TypeError(f"`model` is {type(model).__name__}; expected a bptt.model.Model.")
+        raise BpttTypeError(f"`model` is {type(model).__name__}; expected a bptt.model.Model.")
     if model.config.readout == "last":
-        raise ValueError(PER_STEP_MSG)
+        raise BpttError(PER_STEP_MSG)
 
 
 def float64(params: Params) -> Params:
@@ -75,7 +76,7 @@ def last_steps(batch: Batch) -> np.ndarray:
     mask = np.asarray(batch.mask, dtype=bool)
     empty = np.flatnonzero(~mask.any(axis=0))
     if empty.size:
-        raise ValueError(
+        raise BpttError(
             f"`batch.mask` has no real step for sequence(s) {empty.tolist()}; drop them from "
             "the batch before diagnosing."
         )

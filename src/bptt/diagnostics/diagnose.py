@@ -42,6 +42,7 @@ from bptt.diagnostics.verdict import (
     layer_verdict,
     recommendations,
 )
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.train.step import Batch
 from bptt.types import Array, Params
@@ -138,7 +139,7 @@ def diagnose(
     params = float64(params)
     batches = [batches] if isinstance(batches, Batch) else list(batches)
     if not batches:
-        raise ValueError("`batches` is empty; pass at least one Batch.")
+        raise BpttError("`batches` is empty; pass at least one Batch.")
     first = batches[0]
     T = first.inputs.shape[0]
     sweep = check_sweep(sweep, T)  # a bad sweep fails before any work
@@ -235,7 +236,7 @@ def compare(
         accept it as it is.
     """
     if not models:
-        raise ValueError("`models` is empty; pass label -> (model, params) pairs.")
+        raise BpttError("`models` is empty; pass label -> (model, params) pairs.")
     return {
         label: diagnose(model, params, batches, loss=loss, name=label, **options)
         for label, (model, params) in models.items()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bptt.diagnostics.diagnose import Diagnosis
+from bptt.errors import MissingExtraError
 
 FIGURES = {
     "gradient_vs_lag": (
@@ -158,7 +159,7 @@ def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (7.5, 4.0)
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
-        raise ImportError(
+        raise MissingExtraError(
             "The diagnostics report draws its figures with matplotlib; install it with "
             "`pip install 'bptt[plot]'`."
         ) from error

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.diagnostics._common import check_model, float64, measuring
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.train.step import LOSSES, Batch, loss_positions
 from bptt.types import Array, Params
@@ -59,7 +60,7 @@ def batch_gradient(
     check_model(model)
     params = float64(params)
     if loss not in LOSSES:
-        raise ValueError(f"`loss` must be one of {sorted(LOSSES)}, got {loss!r}.")
+        raise BpttError(f"`loss` must be one of {sorted(LOSSES)}, got {loss!r}.")
     names = model.layer_prefixes()
     T = batch.inputs.shape[0]
     positions = loss_positions(batch, 0)

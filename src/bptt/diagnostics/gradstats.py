@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bptt.errors import BpttError
 from bptt.optim import global_norm
 from bptt.types import Array, Params
 
@@ -69,7 +70,7 @@ def gradient_norm_stats(
         gradient_norm_stats(grads).clip_threshold
     """
     if len(grads) == 0:
-        raise ValueError("`grads` is empty; pass the gradient of at least one batch.")
+        raise BpttError("`grads` is empty; pass the gradient of at least one batch.")
     # Squares of tiny entries may underflow to 0 (harmless for a norm), and an Inf or NaN
     # gradient is a finding, reported below, not an error.
     with np.errstate(under="ignore", over="ignore", invalid="ignore"):
@@ -120,7 +121,7 @@ def update_ratios(updates: Params, params: Params) -> dict[str, float]:
     """
     missing = sorted(set(params) - set(updates))
     if missing:
-        raise ValueError(f"`updates` lacks {missing}; pass one update per parameter.")
+        raise BpttError(f"`updates` lacks {missing}; pass one update per parameter.")
     result = {}
     for name, p in params.items():
         # Underflow in the squares is harmless; Inf in gives NaN out, reported as such.

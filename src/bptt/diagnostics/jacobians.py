@@ -22,6 +22,7 @@ import numpy as np
 
 from bptt.cells import GRUCache, LSTMCache, RNNCache
 from bptt.diagnostics._common import check_model, float64, measuring
+from bptt.errors import BpttError, BpttTypeError
 from bptt.model import Model
 from bptt.train.step import Batch
 from bptt.types import Array, Cell, CellParams, Params
@@ -121,7 +122,7 @@ def local_jacobian_norms(
     params = float64(params)
     S = batch.inputs.shape[1] if max_sequences is None else max_sequences
     if S < 1:
-        raise ValueError(f"`max_sequences` must be >= 1 or None, got {max_sequences}.")
+        raise BpttError(f"`max_sequences` must be >= 1 or None, got {max_sequences}.")
     with measuring():
         _, _, cache = model.forward(
             params, batch.inputs, mask=batch.mask, resets=batch.resets, carries0=carries0
@@ -202,9 +203,9 @@ def gate_saturation(
     check_model(model)
     params = float64(params)
     if not 0.0 < margin < 0.5:
-        raise ValueError(f"`margin` must be in (0, 0.5), got {margin}.")
+        raise BpttError(f"`margin` must be in (0, 0.5), got {margin}.")
     if bins < 1:
-        raise ValueError(f"`bins` must be >= 1, got {bins}.")
+        raise BpttError(f"`bins` must be >= 1, got {bins}.")
     with measuring():
         _, _, cache = model.forward(
             params, batch.inputs, mask=batch.mask, resets=batch.resets, carries0=carries0
@@ -238,7 +239,7 @@ def _activations(cell: Cell, cache_t: Any) -> dict[str, tuple[str, Array]]:
         return {"r": ("sigmoid", cache_t.r), "z": ("sigmoid", cache_t.z), "n": ("tanh", cache_t.n)}
     if isinstance(cache_t, RNNCache):
         return {"h": (cell.activation, cache_t.h)}
-    raise TypeError(f"No gate layout known for a cache of type {type(cache_t).__name__}.")
+    raise BpttTypeError(f"No gate layout known for a cache of type {type(cache_t).__name__}.")
 
 
 def _gate_stats(kind: str, a: Array, margin: float, bins: int) -> GateStats:

@@ -27,6 +27,7 @@ import numpy as np
 from bptt.diagnostics.diagnose import Diagnosis
 from bptt.diagnostics.figures import FIGURES, figure_data, render_png
 from bptt.diagnostics.verdict import EXPLODING, HEALTHY, NONFINITE, VANISHING
+from bptt.errors import BpttError
 
 FORMAT_VERSION = 1
 COLUMNS = (
@@ -60,7 +61,7 @@ def _as_mapping(diagnoses: Diagnosis | Mapping[str, Diagnosis]) -> dict[str, Dia
     if isinstance(diagnoses, Diagnosis):
         return {diagnoses.name: diagnoses}
     if not diagnoses:
-        raise ValueError("`diagnoses` is empty; pass a Diagnosis or label -> Diagnosis.")
+        raise BpttError("`diagnoses` is empty; pass a Diagnosis or label -> Diagnosis.")
     return dict(diagnoses)
 
 

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.diagnostics._common import check_model, float64, float_twin, last_steps, measuring
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.train.step import Batch
 from bptt.types import Array, Params
@@ -162,7 +163,7 @@ def lag_profile(norms: Array, *, epsilon: float = 1e-3) -> LagProfile:
         (0.5, 9)
     """
     if not 0.0 < epsilon < 1.0:
-        raise ValueError(f"`epsilon` must be in (0, 1), got {epsilon}.")
+        raise BpttError(f"`epsilon` must be in (0, 1), got {epsilon}.")
     norms = np.asarray(norms, dtype=np.float64)
     L = norms.shape[0]
     if L == 0 or not (np.isfinite(norms[0]) and norms[0] > 0):
@@ -194,7 +195,7 @@ def input_influence(norms: Array, *, recent_fraction: float = 0.1) -> InputInflu
         An InputInfluence.
     """
     if not 0.0 < recent_fraction <= 1.0:
-        raise ValueError(f"`recent_fraction` must be in (0, 1], got {recent_fraction}.")
+        raise BpttError(f"`recent_fraction` must be in (0, 1], got {recent_fraction}.")
     norms = np.asarray(norms, dtype=np.float64)
     recent = max(1, math.ceil(recent_fraction * norms.shape[0]))
     total = float(norms.sum())

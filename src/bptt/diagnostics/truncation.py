@@ -25,6 +25,7 @@ import numpy as np
 from bptt.diagnostics._common import check_model, flat, float64, measuring
 from bptt.diagnostics.flow import batch_gradient
 from bptt.engine.truncated import schedule
+from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.train.step import Batch, window_gradients
 from bptt.types import Array, Params
@@ -69,7 +70,7 @@ def default_sweep(T: int, *, max_windows: int = 24) -> list[int]:
         [1, 2, 5, 7, 10, 14, 18, 24, 35, 70]
     """
     if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 1:
-        raise ValueError(f"`T` must be a positive integer, got {T!r}.")
+        raise BpttError(f"`T` must be a positive integer, got {T!r}.")
     ks, longest = [], 0
     for k in range(1, T + 1):
         last = (T - 1) % k + 1
@@ -90,16 +91,16 @@ def check_sweep(sweep: Iterable[int] | None, T: int) -> list[int]:
         return default_sweep(T)
     ks = list(sweep)
     if not ks:
-        raise ValueError("`sweep` is empty; give window lengths k with 1 <= k <= T, or None.")
+        raise BpttError("`sweep` is empty; give window lengths k with 1 <= k <= T, or None.")
     return sorted({_check_window(k, T, "`sweep` holds") for k in ks} | {T})
 
 
 def _check_window(k: Any, T: int, where: str) -> int:
     """k as an int after checking 1 <= k <= T; ``where`` starts the error message."""
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"{where} {k!r}; window lengths must be integers >= 1.")
+        raise BpttError(f"{where} {k!r}; window lengths must be integers >= 1.")
     if k > T:
-        raise ValueError(
+        raise BpttError(
             f"{where} {k}, longer than the sequence (T={T} steps). Use window lengths "
             f"1 <= k <= {T}; k = {T} is full BPTT."
         )
@@ -145,7 +146,7 @@ def truncated_gradient(
             summed = {name: r.count * g for name, g in r.grads.items()}
             total = summed if total is None else {n: total[n] + summed[n] for n in total}
     if total is None:
-        raise ValueError("`batch` has no loss position: there is no gradient to compare.")
+        raise BpttError("`batch` has no loss position: there is no gradient to compare.")
     return {name: g / count for name, g in total.items()}
 
 
@@ -185,7 +186,7 @@ def truncation_bias(
     T = batch.inputs.shape[0]
     ks = check_sweep(sweep, T)
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"`threshold` must be in (0, 1], got {threshold}.")
+        raise BpttError(f"`threshold` must be in (0, 1], got {threshold}.")
     full = batch_gradient(model, params, batch, loss=loss, carries0=carries0).grads
     full_vec = flat(full)
     full_norm = _norm(full_vec)

@@ -37,6 +37,7 @@ from bptt.engine.validate import (
     check_sequence,
     zero_carry,
 )
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Array, Cell, CellParams, Observer
 
 
@@ -156,12 +157,12 @@ def backward_checkpointed(
             parameters and gradients that do not fit it.
     """
     if not isinstance(tape, CheckpointTape):
-        raise TypeError(
+        raise BpttTypeError(
             f"`tape` is {type(tape).__name__}; pass the CheckpointTape that "
             "forward_checkpointed returned (a Tape from engine.full.forward goes to backward)."
         )
     if not tape.tail:
-        raise ValueError(
+        raise BpttError(
             "This CheckpointTape was used by backward_checkpointed already, which frees its "
             "carries and caches. Run forward_checkpointed again for another backward pass."
         )

@@ -31,6 +31,7 @@ from bptt.engine.validate import (
     check_sequence,
     zero_carry,
 )
+from bptt.errors import BpttTypeError
 from bptt.types import Array, Cell, CellParams, Observer, SequenceKernels
 
 
@@ -220,7 +221,9 @@ def backward(
         (parameter gradients shaped like ``params``, dxs (T, B, D) or None, dcarry0).
     """
     if not isinstance(tape, Tape):
-        raise TypeError(f"`tape` is {type(tape).__name__}; pass the Tape that forward returned.")
+        raise BpttTypeError(
+            f"`tape` is {type(tape).__name__}; pass the Tape that forward returned."
+        )
     xs, hs_ext, caches, mask, resets = tape
     T, B, _ = xs.shape
     _, H, dtype, dhs = check_backward(cell, params, xs, hs_ext.shape[-1], dhs, finite=False)

@@ -73,6 +73,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttTypeError
+
 POLICY_HELP = (
     "Use policy='sqrt', a number of slots (an int >= 1, the cheapest plan within that budget) "
     "or a list of checkpoint positions in [1, T - 1]."
@@ -103,15 +105,15 @@ Plan = tuple[Action, ...]
 
 def _check_length(T: int) -> int:
     if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 1:
-        raise ValueError(f"`T` (sequence length) must be an integer >= 1, got {T!r}.")
+        raise BpttError(f"`T` (sequence length) must be an integer >= 1, got {T!r}.")
     return int(T)
 
 
 def _check_slots(slots: int) -> int:
     if isinstance(slots, bool) or not isinstance(slots, int | np.integer):
-        raise TypeError(f"`slots` must be an integer number of stored states, got {slots!r}.")
+        raise BpttTypeError(f"`slots` must be an integer number of stored states, got {slots!r}.")
     if slots < 1:
-        raise ValueError(
+        raise BpttError(
             f"`slots` is {slots} but the minimum budget is 1 slot: backpropagating a step needs "
             "its cache. Give at least 1 slot (or use policy='sqrt')."
         )
@@ -132,10 +134,10 @@ def slots_for_bytes(budget_bytes: int, bytes_per_state: int) -> int:
     """
     for name, value in (("budget_bytes", budget_bytes), ("bytes_per_state", bytes_per_state)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            raise BpttError(f"`{name}` must be a positive integer, got {value!r}.")
     slots = int(budget_bytes) // int(bytes_per_state)
     if slots < 1:
-        raise ValueError(
+        raise BpttError(
             f"A budget of {budget_bytes} bytes holds no state of {bytes_per_state} bytes; the "
             f"minimum is 1 slot ({bytes_per_state} bytes). Raise `budget_bytes`."
         )
@@ -175,14 +177,14 @@ def plan_from_positions(T: int, positions: Iterable[int]) -> Plan:
     points = list(positions)
     for p in points:
         if isinstance(p, bool) or not isinstance(p, int | np.integer):
-            raise TypeError(f"Checkpoint positions must be integers, got {p!r} in {points}.")
+            raise BpttTypeError(f"Checkpoint positions must be integers, got {p!r} in {points}.")
         if not 1 <= p <= T - 1:
-            raise ValueError(
+            raise BpttError(
                 f"Checkpoint position {p} is outside [1, T - 1] = [1, {T - 1}]; position p "
                 "stores the carry entering step p (0 is carry0)."
             )
     if any(b <= a for a, b in itertools.pairwise(points)):
-        raise ValueError(f"Checkpoint positions must be strictly increasing, got {points}.")
+        raise BpttError(f"Checkpoint positions must be strictly increasing, got {points}.")
     segments = list(itertools.pairwise([0, *(int(p) for p in points), T]))
     advances = [Advance(a, b) for a, b in segments[:-1]]
     reverses = [Reverse(a, a, b) for a, b in reversed(segments)]
@@ -312,14 +314,14 @@ def make_plan(T: int, policy: str | int | Iterable[int]) -> Plan:
     if isinstance(policy, str):
         if policy == "sqrt":
             return plan_from_positions(T, sqrt_policy(T))
-        raise ValueError(f"Unknown policy {policy!r}. {POLICY_HELP}")
+        raise BpttError(f"Unknown policy {policy!r}. {POLICY_HELP}")
     if isinstance(policy, bool):
-        raise TypeError(f"`policy` is a bool. {POLICY_HELP}")
+        raise BpttTypeError(f"`policy` is a bool. {POLICY_HELP}")
     if isinstance(policy, int | np.integer):
         return hsm_plan(T, policy)
     if isinstance(policy, Iterable):
         return plan_from_positions(T, policy)
-    raise TypeError(f"`policy` is {type(policy).__name__}. {POLICY_HELP}")
+    raise BpttTypeError(f"`policy` is {type(policy).__name__}. {POLICY_HELP}")
 
 
 def evaluated_steps(plan: Plan) -> list[int]:

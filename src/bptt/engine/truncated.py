@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bptt.errors import BpttError
+
 
 class Window(NamedTuple):
     """One BPTT(k1, k2) update over steps [start, stop) of a sequence.
@@ -42,12 +44,12 @@ def check_truncation(k1: int, k2: int) -> tuple[int, int]:
     """Validate BPTT(k1, k2): 1 <= k1 <= k2. Returns (k1, k2) as ints."""
     for name, k in (("k1", k1), ("k2", k2)):
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(
+            raise BpttError(
                 f"`{name}` must be an integer >= 1, got {k!r}. k1 is the number of steps "
                 "between updates, k2 the number of steps backpropagated."
             )
     if k1 > k2:
-        raise ValueError(
+        raise BpttError(
             f"`k1` ({k1}) must not exceed `k2` ({k2}): each update backpropagates through at "
             "least the k1 new steps. Use k1 <= k2 (k1 = k2 is the usual chunking)."
         )
@@ -72,7 +74,7 @@ def schedule(T: int, k1: int, k2: int) -> list[Window]:
     """
     k1, k2 = check_truncation(k1, k2)
     if T < 1:
-        raise ValueError(f"`T` must be >= 1, got {T}.")
+        raise BpttError(f"`T` must be >= 1, got {T}.")
     return [window_at(j, T, k1, k2) for j in range(-(-T // k1))]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bptt.cells.base import check_params
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Array
 
 
@@ -21,26 +22,26 @@ def check_sequence(
     ``finite=False`` skips the NaN/Inf scan, for values a caller has already checked."""
     xs = np.asarray(xs)
     if xs.dtype.kind in "iub":
-        raise TypeError(
+        raise BpttTypeError(
             f"`{name}` has dtype {xs.dtype} but a float (T, B, D) sequence is expected. "
             "Token ids go through an embedding: build Model(vocab_size=...) or one-hot encode."
         )
     if xs.dtype.kind != "f":
-        raise TypeError(f"`{name}` has dtype {xs.dtype}; expected float32 or float64.")
+        raise BpttTypeError(f"`{name}` has dtype {xs.dtype}; expected float32 or float64.")
     if xs.ndim != 3:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` must be time-major with shape (T, B, D), got shape {xs.shape}. "
             "Add the missing axis (e.g. xs[:, None, :] for one sequence) or transpose "
             "batch-first data with xs.transpose(1, 0, 2)."
         )
     T, B, D = xs.shape
     if T == 0 or B == 0:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` is empty (T={T}, B={B}, shape={xs.shape}); need at least one step "
             "and one sequence."
         )
     if input_size != D:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` has {D} features but the parameters expect D={input_size} "
             f"({name}.shape={xs.shape}). Build the model with input_size={D}, or encode the "
             "data with the model's vocabulary."
@@ -55,7 +56,7 @@ def check_representable(a: Array, dtype: np.dtype, name: str) -> None:
     """Raise ValueError when casting ``a`` to ``dtype`` would overflow to Inf."""
     limit = np.finfo(dtype).max
     if a.dtype.itemsize > np.dtype(dtype).itemsize and np.abs(a).max(initial=0) > limit:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` holds values up to {np.abs(a).max():.3g}, beyond {np.dtype(dtype)}'s "
             f"range ({limit:.3g}) of the parameters. Rescale the data or use float64 parameters."
         )
@@ -65,7 +66,7 @@ def check_finite(a: Array, name: str) -> None:
     """Raise ValueError naming the first NaN or Inf entry of ``a``."""
     if not np.isfinite(a).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-        raise ValueError(
+        raise BpttError(
             f"`{name}` contains NaN or Inf (first at index {where}: {a[where]}). "
             "Clean or impute the data before training."
         )
@@ -77,14 +78,14 @@ def check_mask(mask: Any, T: int, B: int, *, name: str = "mask") -> np.ndarray |
         return None
     mask = np.asarray(mask)
     if mask.shape != (T, B):
-        raise ValueError(
+        raise BpttError(
             f"`{name}` has shape {mask.shape} but the sequence needs (T, B) = ({T}, {B}). "
             "Build it time-major, one column per sequence."
         )
     if mask.dtype != np.bool_:
         if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
             bad = mask[~np.isin(mask, (0, 1))][:3] if mask.dtype.kind in "iuf" else mask.flat[:3]
-            raise TypeError(
+            raise BpttTypeError(
                 f"`{name}` must hold booleans (True or False per step and sequence), got "
                 f"dtype {mask.dtype} with values such as {bad}. For variable lengths use "
                 "bptt.data.lengths_to_mask(lengths, T)."
@@ -99,7 +100,7 @@ def check_carry(
     """Check a carry for ``cell``: the right NamedTuple of (B, H) arrays; cast to ``dtype``."""
     carry_type = cell.carry_type
     if not isinstance(carry, carry_type):
-        raise TypeError(
+        raise BpttTypeError(
             f"`{name}` is {type(carry).__name__} but the {cell.name} cell expects "
             f"{carry_type.__name__}{carry_type._fields}."
         )
@@ -107,9 +108,9 @@ def check_carry(
     for field, value in zip(carry_type._fields, carry, strict=True):
         value = np.asarray(value)
         if value.dtype.kind not in "iuf":
-            raise TypeError(f"`{name}.{field}` has dtype {value.dtype}; expected floats.")
+            raise BpttTypeError(f"`{name}.{field}` has dtype {value.dtype}; expected floats.")
         if value.shape != (B, H):
-            raise ValueError(
+            raise BpttError(
                 f"`{name}.{field}` has shape {value.shape}, expected (B, H) = ({B}, {H})."
             )
         if finite:
@@ -139,7 +140,7 @@ def check_backward(
     T, B, D_tape = xs.shape
     D, H, dtype = check_params(cell, params)
     if (D, H, dtype) != (D_tape, H_tape, xs.dtype):
-        raise ValueError(
+        raise BpttError(
             f"`params` (D={D}, H={H}, {dtype}) do not fit the tape, recorded with D={D_tape}, "
             f"H={H_tape}, {xs.dtype}. Pass the same parameters to forward and backward."
         )
@@ -147,9 +148,9 @@ def check_backward(
         return D, H, dtype, None
     dhs = np.asarray(dhs)
     if dhs.dtype.kind not in "iuf":
-        raise TypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
+        raise BpttTypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
     if dhs.shape != (T, B, H):
-        raise ValueError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
+        raise BpttError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
     if finite:
         check_finite(dhs, "dhs")
         check_representable(dhs, dtype, "dhs")

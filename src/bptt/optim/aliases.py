@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bptt.errors import BpttError
 from bptt.optim.base import GradientTransformation, ScalarOrSchedule, check_decay
 from bptt.optim.combine import chain
 from bptt.optim.transforms import (
@@ -189,7 +190,7 @@ def make_optimizer(
         "adagrad": adagrad,
     }
     if name not in aliases:
-        raise ValueError(
+        raise BpttError(
             f"Unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}. "
             "Pass one of those names as `name`."
         )

@@ -18,6 +18,7 @@ import numbers
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+from bptt.errors import BpttError, BpttTypeError
 from bptt.types import Params
 
 OptState = tuple
@@ -71,7 +72,7 @@ def apply_updates(params: Params, updates: Params) -> Params:
         New arrays; ``params`` and ``updates`` are not modified.
     """
     if params.keys() != updates.keys():
-        raise ValueError(
+        raise BpttError(
             f"`updates` has keys {sorted(updates)} but `params` has keys {sorted(params)}. "
             "Pass the updates computed from gradients of these same params."
         )
@@ -80,7 +81,9 @@ def apply_updates(params: Params, updates: Params) -> Params:
 
 def _as_float(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number, got {value!r} ({type(value).__name__}).")
+        raise BpttTypeError(
+            f"`{name}` must be a real number, got {value!r} ({type(value).__name__})."
+        )
     return float(value)
 
 
@@ -88,7 +91,7 @@ def check_positive(name: str, value: float, hint: str) -> float:
     """Return ``value`` as a float; raise ValueError unless it is finite and > 0."""
     value = _as_float(name, value)
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be a positive finite number, got {value}. {hint}")
+        raise BpttError(f"`{name}` must be a positive finite number, got {value}. {hint}")
     return value
 
 
@@ -96,7 +99,7 @@ def check_nonnegative(name: str, value: float, hint: str) -> float:
     """Return ``value`` as a float; raise ValueError unless it is finite and >= 0."""
     value = _as_float(name, value)
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"`{name}` must be a non-negative finite number, got {value}. {hint}")
+        raise BpttError(f"`{name}` must be a non-negative finite number, got {value}. {hint}")
     return value
 
 
@@ -104,7 +107,7 @@ def check_decay(name: str, value: float) -> float:
     """Return an exponential decay rate as a float; raise ValueError unless it is in [0, 1)."""
     value = _as_float(name, value)
     if not 0 <= value < 1:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` is a decay rate and must be in [0, 1), got {value}. "
             "Typical values are 0.9 to 0.999."
         )

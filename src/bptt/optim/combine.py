@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bptt.errors import BpttError
 from bptt.optim.base import GradientTransformation
 from bptt.optim.transforms import clip_by_global_norm
 from bptt.types import Params
@@ -28,7 +29,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     def update(updates: Params, state: tuple, params: Params | None = None):
         if len(state) != len(transforms):
-            raise ValueError(
+            raise BpttError(
                 f"`state` has {len(state)} entries but the chain has {len(transforms)} "
                 "transformations. Build the state with this chain's own `init(params)`."
             )

@@ -12,6 +12,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from bptt.errors import BpttError
 from bptt.optim.base import Schedule, check_nonnegative, check_positive
 
 VALUE_HINT = "Pass the learning rate itself, e.g. 1e-3."
@@ -19,7 +20,7 @@ VALUE_HINT = "Pass the learning rate itself, e.g. 1e-3."
 
 def _check_steps(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise BpttError(
             f"`{name}` must be a positive integer number of updates, got {value!r}. "
             f"Pass e.g. {name}=1000."
         )
@@ -73,7 +74,7 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, min_value: float 
     decay_steps = _check_steps("decay_steps", decay_steps)
     min_value = check_nonnegative("min_value", min_value, "Use 0 to decay to zero.")
     if min_value > init_value:
-        raise ValueError(
+        raise BpttError(
             f"`min_value` ({min_value}) is above `init_value` ({init_value}); a decay needs "
             "min_value <= init_value. Swap them, or use linear_schedule to increase the rate."
         )
@@ -122,13 +123,13 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     """
     boundaries = list(boundaries)
     if len(schedules) != len(boundaries) + 1:
-        raise ValueError(
+        raise BpttError(
             f"{len(schedules)} `schedules` need {len(schedules) - 1} `boundaries`, got "
             f"{len(boundaries)}. Give one boundary between each pair of schedules."
         )
     starts = [0, *(_check_steps("boundaries", b) for b in boundaries)]
     if any(a >= b for a, b in itertools.pairwise(starts)):
-        raise ValueError(f"`boundaries` must be strictly increasing, got {boundaries}. Sort them.")
+        raise BpttError(f"`boundaries` must be strictly increasing, got {boundaries}. Sort them.")
 
     def schedule(count: int) -> float:
         i = max(i for i, start in enumerate(starts) if start <= count)
@@ -159,7 +160,7 @@ def warmup_then(schedule: Schedule, warmup_steps: int, *, start_factor: float = 
     warmup_steps = _check_steps("warmup_steps", warmup_steps)
     start_factor = check_positive("start_factor", start_factor, "torch's LinearLR default is 1/3.")
     if start_factor > 1:
-        raise ValueError(
+        raise BpttError(
             f"`start_factor` must be in (0, 1], got {start_factor}; warm-up increases the rate."
         )
     peak = schedule(0)

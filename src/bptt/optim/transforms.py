@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bptt.errors import BpttError
 from bptt.optim.base import (
     NO_PARAMS_MSG,
     EmptyState,
@@ -296,7 +297,7 @@ def add_decayed_weights(weight_decay: float = 0.0) -> GradientTransformation:
 
     def update(updates: Params, state: EmptyState, params: Params | None = None):
         if params is None:
-            raise ValueError(NO_PARAMS_MSG)
+            raise BpttError(NO_PARAMS_MSG)
         return {k: g + weight_decay * params[k] for k, g in updates.items()}, state
 
     return GradientTransformation(init, update)

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bptt.errors import BpttError, BpttFileNotFoundError
+
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^ckpt-(\d{8})\.npz$")
 
@@ -72,7 +74,7 @@ def unflatten(template: Any, leaves: list[Any]) -> Any:
 
     rebuilt = build(template)
     if next(it, None) is not None:
-        raise ValueError("the checkpoint holds more optimizer state than this optimizer has.")
+        raise BpttError("the checkpoint holds more optimizer state than this optimizer has.")
     return rebuilt
 
 
@@ -143,13 +145,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if path.is_dir():
         found = list_checkpoints(path) or list_checkpoints(path / "checkpoints")
         if not found:
-            raise FileNotFoundError(
+            raise BpttFileNotFoundError(
                 f"No checkpoint (ckpt-NNNNNNNN.npz) in {path}. Pass a checkpoint file or the "
                 "output directory of a `bptt train` run."
             )
         return found[-1]
     if not path.exists():
-        raise FileNotFoundError(f"Checkpoint {path} does not exist.")
+        raise BpttFileNotFoundError(f"Checkpoint {path} does not exist.")
     return path
 
 
@@ -166,13 +168,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays.pop("meta")))
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
-        raise ValueError(
+        raise BpttError(
             f"Checkpoint {path} is truncated or corrupted ({type(error).__name__}: {error}). "
             "Resume from an earlier checkpoint in the same directory."
         ) from None
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
+        raise BpttError(
             f"Checkpoint {path} has format version {version!r}; this bptt reads versions up to "
             f"{FORMAT_VERSION}. Upgrade bptt (pip install -U bptt) to read it."
         )

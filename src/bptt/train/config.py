@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bptt.cells import CELL_NAMES
+from bptt.errors import BpttError, BpttFileNotFoundError
 from bptt.optim import OPTIMIZERS
 from bptt.train.real_tasks import CLASSIFICATION_TASKS, REAL_TASKS
 from bptt.train.tasks import SEQUENCE_TASKS
@@ -125,19 +126,19 @@ def _positive(config: TrainConfig, *names: str) -> None:
     for name in names:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+            raise BpttError(f"`{name}` must be an integer >= 1, got {value!r}.")
 
 
 def check_config(c: TrainConfig) -> None:
     """Every check that can be made before any data is read."""
     if c.task not in TASKS:
-        raise ValueError(f"Unknown task {c.task!r}; expected one of {', '.join(TASKS)}.")
+        raise BpttError(f"Unknown task {c.task!r}; expected one of {', '.join(TASKS)}.")
     if c.task == "text" and not c.text:
-        raise ValueError("Task 'text' needs a file: pass --text PATH (a UTF-8 text file).")
+        raise BpttError("Task 'text' needs a file: pass --text PATH (a UTF-8 text file).")
     if c.cell not in CELL_NAMES:
-        raise ValueError(f"Unknown cell {c.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
+        raise BpttError(f"Unknown cell {c.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
     if c.optimizer not in OPTIMIZERS:
-        raise ValueError(
+        raise BpttError(
             f"Unknown optimizer {c.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}."
         )
     _positive(c, "hidden_size", "num_layers", "embed_size", "seq_len", "batch_size", "steps")
@@ -146,26 +147,26 @@ def check_config(c: TrainConfig) -> None:
     if not (isinstance(c.learning_rate, int | float) and math.isfinite(c.learning_rate)) or (
         c.learning_rate <= 0
     ):
-        raise ValueError(
+        raise BpttError(
             f"`learning_rate` must be a positive number, got {c.learning_rate!r} "
             "(e.g. 2e-3 for Adam, 0.1 for SGD)."
         )
     if not (math.isfinite(c.clip) and c.clip >= 0):
-        raise ValueError(f"`clip` must be >= 0 (0 turns clipping off), got {c.clip!r}.")
+        raise BpttError(f"`clip` must be >= 0 (0 turns clipping off), got {c.clip!r}.")
     if not 0 <= c.dropout < 1:
-        raise ValueError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
+        raise BpttError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
     if c.temperature <= 0:
-        raise ValueError(f"`temperature` must be > 0, got {c.temperature!r}.")
+        raise BpttError(f"`temperature` must be > 0, got {c.temperature!r}.")
     parse_memory_budget(c.memory_budget)
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
-        raise ValueError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
+        raise BpttError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
     if not c.full_bptt:
         from bptt.engine.truncated import check_truncation
 
         check_truncation(c.k1, c.k2)
     elif c.task not in FULL_BPTT_TASKS:
         what = "a forecast series" if c.task in REAL_TASKS else "a text stream"
-        raise ValueError(
+        raise BpttError(
             f"Full BPTT over {what} would backpropagate through the whole of it; use "
             f"truncated BPTT (--bptt K) for task {c.task!r}."
         )
@@ -184,13 +185,13 @@ def parse_memory_budget(text: str) -> tuple[str, float] | None:
         return ("sqrt", 0)
     match = _BUDGET.match(text)
     if not match or float(match[1]) <= 0:
-        raise ValueError(
+        raise BpttError(
             f"`memory_budget` {text!r} is not a budget: give 'sqrt', a number of stored "
             "states such as 50, or a size such as 64MiB or 2GB."
         )
     if match[2] is None:
         if not match[1].isdigit():
-            raise ValueError(f"`memory_budget` {text!r}: a number of states is a whole number.")
+            raise BpttError(f"`memory_budget` {text!r}: a number of states is a whole number.")
         return ("states", int(match[1]))
     return ("bytes", float(match[1]) * _UNITS[match[2].lower()])
 
@@ -199,11 +200,11 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """The settings in a TOML file: a flat table of TrainConfig field names."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Config file {path} does not exist.")
+        raise BpttFileNotFoundError(f"Config file {path} does not exist.")
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"Config file {path} is not valid TOML: {error}.") from None
+        raise BpttError(f"Config file {path} is not valid TOML: {error}.") from None
     return values
 
 
@@ -217,7 +218,7 @@ def resolve_config(
         unknown = sorted(set(values) - known)
         if unknown:
             names = ", ".join(sorted(known))
-            raise ValueError(f"Unknown setting(s) {unknown} in {source}; valid names: {names}.")
+            raise BpttError(f"Unknown setting(s) {unknown} in {source}; valid names: {names}.")
         merged.update({k: v for k, v in values.items() if v is not None})
     return TrainConfig(**merged)
 

@@ -80,6 +80,7 @@ from bptt.data.ucr import (
     SequenceSplit,
     load_ucr,
 )
+from bptt.errors import BpttError
 from bptt.forecast import forecast, one_step
 from bptt.model import Model
 from bptt.train.step import Batch
@@ -206,7 +207,7 @@ def stratified_holdout(
     arrays are sorted, so the kept sequences stay in file order.
     """
     if not 0 < fraction < 1:
-        raise ValueError(f"`fraction` must be in (0, 1), got {fraction!r}.")
+        raise BpttError(f"`fraction` must be in (0, 1), got {fraction!r}.")
     rng = np.random.default_rng(seed)
     held: list[np.ndarray] = []
     for c in np.unique(labels):
@@ -281,7 +282,7 @@ class ClassificationTask:
         ``seed`` and ``num_sequences`` are unused: a real split is always scored whole.
         """
         if split not in self.splits:
-            raise ValueError(f"`split` must be one of {', '.join(self.splits)}; got {split!r}.")
+            raise BpttError(f"`split` must be one of {', '.join(self.splits)}; got {split!r}.")
         data = self.splits[split]
         for start in range(0, data.labels.size, batch_size):
             index = np.arange(start, min(start + batch_size, data.labels.size))
@@ -367,7 +368,7 @@ class ForecastTask:
         "test"); the loss covers that part's targets only, so the state is warmed up on
         everything before it. ``seed``, ``num_sequences`` and ``batch_size`` are unused."""
         if split not in ("valid", "test"):
-            raise ValueError(f"`split` must be 'valid' or 'test'; got {split!r}.")
+            raise BpttError(f"`split` must be 'valid' or 'test'; got {split!r}.")
         start, _ = self.data.bounds(split)
         yield self._streams(self.stop(split), 1, loss_from=start - self.offset)
 
@@ -393,7 +394,7 @@ class ForecastTask:
 def _forecast_task(name: str, transform: str, batch_size: int) -> ForecastTask:
     data = load_series(name)
     if transform not in ("level", "diff"):
-        raise ValueError(f"`transform` must be 'level' or 'diff', got {transform!r}.")
+        raise BpttError(f"`transform` must be 'level' or 'diff', got {transform!r}.")
     seen = data.observed.all(axis=1)  # (N,)
     if transform == "level":
         raw, observed, offset = data.values, seen, 0
@@ -418,7 +419,7 @@ def _forecast_task(name: str, transform: str, batch_size: int) -> ForecastTask:
     )
     L = (data.train_stop - offset - 1) // batch_size
     if L < 2:
-        raise ValueError(
+        raise BpttError(
             f"{name}'s training part ({data.train_stop} steps) is too short for "
             f"{batch_size} streams; use a smaller --batch."
         )

@@ -25,6 +25,7 @@ from bptt.data import synthetic
 from bptt.data.shakespeare import load_shakespeare
 from bptt.data.streams import StreamBatcher, document_starts
 from bptt.data.text import Vocabulary, read_text_file
+from bptt.errors import BpttError
 from bptt.train.step import Batch
 
 SEQUENCE_TASKS = ("adding", "copy", "temporal")
@@ -159,7 +160,7 @@ def sequence_task(name: str, seq_len: int) -> SequenceTask:
         metric = Metric("accuracy", 0.25, "chance: 4 classes", lower_is_better=False)
         io = {"vocab_size": len(synthetic.TEMPORAL_ORDER_SYMBOLS), "output_size": 4}
         return SequenceTask(name, seq_len, _temporal(seq_len / 100), io, "xent", metric)
-    raise ValueError(f"Unknown task {name!r}; expected one of {', '.join(TASKS)}.")
+    raise BpttError(f"Unknown task {name!r}; expected one of {', '.join(TASKS)}.")
 
 
 def _unigram_bits(ids: np.ndarray, vocab_size: int) -> float:
@@ -200,7 +201,7 @@ def text_file_task(path: str | Path, batch_size: int) -> StreamTask:
     n = len(text)
     need = 20 * (batch_size + 2)
     if n < need:
-        raise ValueError(
+        raise BpttError(
             f"Text file {path} has {n} characters, too short for {batch_size} streams: its 5% "
             f"validation and test parts need {batch_size + 1} characters each, so the file "
             f"needs at least {need}. Use a longer text or a smaller --batch."

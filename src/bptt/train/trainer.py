@@ -22,6 +22,7 @@ import numpy as np
 
 from bptt.engine.schedule import slots_for_bytes
 from bptt.engine.truncated import Window, schedule
+from bptt.errors import BpttError, BpttPermissionError
 from bptt.model import Model, ModelConfig
 from bptt.optim import GradientTransformation, make_optimizer, with_clipping
 from bptt.train.checkpoint import (
@@ -280,13 +281,13 @@ class Trainer:
         if list(template) != list(ckpt.params) or any(
             template[k].shape != ckpt.params[k].shape for k in template
         ):
-            raise ValueError(
+            raise BpttError(
                 f"Checkpoint {ckpt.path} holds parameters that do not fit this model "
                 f"({self.model.config}); it was made with a different config."
             )
         vocab = ckpt.meta.get("vocab")
         if self.task.vocab is not None and vocab != self.task.vocab.to_list():
-            raise ValueError(
+            raise BpttError(
                 f"Checkpoint {ckpt.path} was trained with a different vocabulary than the "
                 "current data; resume with the same --task/--text."
             )
@@ -475,7 +476,7 @@ def check_writable(out: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
             pass
     except OSError as error:
-        raise PermissionError(
+        raise BpttPermissionError(
             f"Output directory {out} is not writable ({error.strerror}); choose another with --out."
         ) from None
 
@@ -484,7 +485,7 @@ def check_output_directory(out: Path, *, resuming: bool) -> None:
     """Fail before training when ``out`` cannot be written or holds another run's checkpoints."""
     check_writable(out)
     if not resuming and list_checkpoints(out / "checkpoints"):
-        raise ValueError(
+        raise BpttError(
             f"Output directory {out} already holds checkpoints of an earlier run; continue it "
             f"with --resume {out}, or choose another --out (nothing was overwritten)."
         )
@@ -494,14 +495,14 @@ def resume_config(ckpt: Checkpoint, overrides: dict[str, Any]) -> TrainConfig:
     """The checkpoint's config with ``overrides`` applied; architecture changes are refused."""
     saved = ckpt.meta.get("config")
     if not isinstance(saved, dict):
-        raise ValueError(f"Checkpoint {ckpt.path} holds no training config; it cannot resume.")
+        raise BpttError(f"Checkpoint {ckpt.path} holds no training config; it cannot resume.")
     conflicts = [
         f"{k}={saved.get(k)!r} in the checkpoint, {v!r} asked"
         for k, v in overrides.items()
         if k in ARCHITECTURE_FIELDS and v is not None and v != saved.get(k)
     ]
     if conflicts:
-        raise ValueError(
+        raise BpttError(
             f"Incompatible config for resuming {ckpt.path}: {'; '.join(conflicts)}. Start a new "
             "run (another --out) to change these."
         )

@@ -47,7 +47,7 @@ def _compare(cell, num_layers, bidirectional, lengths=None, seed=0):
     g_hs = rng.standard_normal(hs.shape)
     g_carry = [[rng.standard_normal((B, H)) for _ in fields] for _ in range(n)]
     dcarries_T = [model.cell.carry_type(*g) for g in g_carry]
-    grads, dcarries0, dxs = model.backward(params, cache, g_hs, dcarries_T)
+    grads, dxs, dcarries0 = model.backward(params, cache, g_hs, dcarries_T)
 
     module = _torch_module(cell, num_layers, bidirectional, to_torch_state_dict(params, cell))
     x = torch.tensor(xs, requires_grad=True)

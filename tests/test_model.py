@@ -186,8 +186,8 @@ def test_without_input_grad_the_parameter_gradients_are_the_same(vocab):
     xs = rng.integers(0, vocab, (T, B)) if vocab else _float_inputs()
     _, _, cache = model.forward(params, xs, mask=_mask())
     g = rng.standard_normal((T, B, 2))
-    want, carries_want, dxs = model.backward(params, cache, g)
-    got, carries_got, none = model.backward(params, cache, g, input_grad=False)
+    want, dxs, carries_want = model.backward(params, cache, g)
+    got, none, carries_got = model.backward(params, cache, g, input_grad=False)
     assert none is None and (dxs is None) == (vocab is not None)
     for name in params:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-13, atol=1e-14)

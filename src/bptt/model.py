@@ -20,7 +20,7 @@ Example::
     params = model.init(np.random.default_rng(0))
     logits, carries, cache = model.forward(params, ids)           # ids (T, B) ints
     loss, dlogits = softmax_cross_entropy(logits, targets)
-    grads, dcarries0 = model.backward(params, cache, dlogits)[:2]
+    grads, _, dcarries0 = model.backward(params, cache, dlogits)
 """
 
 from __future__ import annotations
@@ -325,7 +325,8 @@ class Model:
         *,
         observer: Any = None,
         input_grad: bool = True,
-    ) -> tuple[Params, tuple[Any, ...], Array | None]:
+        release: bool = False,
+    ) -> tuple[Params, Array | None, tuple[Any, ...]]:
         """Backpropagate through the readout, every layer and direction, and the embedding.
 
         Args:
@@ -338,8 +339,8 @@ class Model:
                 Token ids always get it, for the embedding's gradient.
 
         Returns:
-            (grads with the keys of ``params``, dcarries0, dxs (T, B, D) for float inputs and
-            ``input_grad``, else None).
+            (grads with the keys of ``params``, dxs (T, B, D) for float inputs and
+            ``input_grad``, else None, dcarries0), the order of ``engine.backward``.
         """
         cfg = self.config
         prefixes = self.layer_prefixes()
@@ -410,7 +411,7 @@ class Model:
             np.add.at(dW, cache.inputs, dx)
             grads["embedding.W"] = dW
             dxs_out = None
-        return {name: grads[name] for name in params}, tuple(dcarries0), dxs_out
+        return {name: grads[name] for name in params}, dxs_out, tuple(dcarries0)
 
 
 def _bind_observer(observer: Any, k: int) -> Any:

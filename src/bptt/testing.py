@@ -152,7 +152,7 @@ def check_model_gradients(
 
     w_carries = iter(weights[1:])
     dcarries_T = [carry_type(*(next(w_carries) for _ in carry_type._fields)) for _ in range(n)]
-    grads, dcarries0, dxs = model.backward(params, cache, weights[0], dcarries_T)
+    grads, dxs, dcarries0 = model.backward(params, cache, weights[0], dcarries_T)
     errors: dict[str, float] = {}
     if dxs is not None:
         errors["inputs"] = relative_error(dxs, numerical_gradient(loss, inputs))

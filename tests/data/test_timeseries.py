@@ -22,7 +22,7 @@ from bptt.data.timeseries import (
     rmse,
     seasonal_naive,
 )
-from bptt.train.step import Batch
+from bptt.window import Batch
 
 SKIP_REASON = "the series ship in statsmodels: pip install 'bptt[timeseries]'"
 

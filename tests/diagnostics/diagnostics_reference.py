@@ -7,7 +7,7 @@ plain forward loop over ``cell.step_forward``, in float64.
 import numpy as np
 
 from bptt.losses import mse, softmax_cross_entropy
-from bptt.train.step import loss_positions
+from bptt.window import loss_positions
 
 EPS = 1e-6
 

@@ -7,8 +7,9 @@ import pytest
 from diagnostics_reference import fd_step_gradient_norms
 
 from bptt.diagnostics import batch_gradient, gradient_norm_stats, update_ratios
+from bptt.engine.truncated import Window
 from bptt.model import Model, ModelConfig
-from bptt.train.step import Batch, window_gradients
+from bptt.window import Batch, window_gradients
 
 T, B, D, H = 5, 3, 4, 6
 
@@ -34,7 +35,7 @@ def test_step_norms_match_finite_differences(cell):
 def test_batch_gradient_is_the_full_bptt_window_gradient():
     model, params, batch = _setup("lstm", seed=1)
     flow = batch_gradient(model, params, batch, loss="mse")
-    window = window_gradients(model, params, batch, None, new_from=0, split=T, loss="mse")
+    window = window_gradients(model, params, batch, Window(0, 0, T, T), loss="mse")
     assert flow.loss == pytest.approx(window.loss) and flow.count == window.count
     for name in params:
         np.testing.assert_allclose(flow.grads[name], window.grads[name], rtol=1e-12)

@@ -12,7 +12,7 @@ from bptt.diagnostics import (
     recurrent_weight_norms,
 )
 from bptt.model import Model, ModelConfig
-from bptt.train.step import Batch
+from bptt.window import Batch
 
 T, B, D, H = 5, 3, 4, 6
 CELLS = ["rnn", "relu", "lstm", "gru"]

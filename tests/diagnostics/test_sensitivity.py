@@ -8,7 +8,7 @@ from diagnostics_reference import fd_hidden_lag_norms, fd_input_lag_norms
 
 from bptt.diagnostics import input_influence, lag_profile, last_step_sensitivity
 from bptt.model import Model, ModelConfig
-from bptt.train.step import Batch
+from bptt.window import Batch
 
 T, B, D, H, OUT = 6, 3, 4, 5, 2
 

@@ -8,8 +8,8 @@ from diagnostics_reference import explicit_truncated_gradient
 from bptt.diagnostics import default_sweep, truncated_gradient, truncation_bias
 from bptt.losses import softmax_cross_entropy
 from bptt.model import Model, ModelConfig
-from bptt.train.step import Batch
 from bptt.train.tasks import sequence_task
+from bptt.window import Batch
 
 T, B, V, H = 11, 3, 6, 5
 

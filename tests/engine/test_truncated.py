@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bptt.cells import LSTMCarry
-from bptt.engine.truncated import check_truncation, cut, schedule
+from bptt.engine.truncated import Truncation, Window, cut, schedule, truncation, windows
 
 
 def test_schedule_covers_every_step_once_with_k2_steps_of_backprop():
@@ -23,6 +23,12 @@ def test_schedule_covers_every_step_once_with_k2_steps_of_backprop():
 def test_full_bptt_is_the_special_case_k1_equals_k2_equals_T():
     assert schedule(9, 9, 9) == [(0, 0, 9, 9)]
     assert schedule(9, 20, 20) == [(0, 0, 9, 9)]
+    assert windows(9, None) == [Window(0, 0, 9, 9)]
+
+
+def test_truncation_defaults_k2_to_k1_and_schedule_is_windows():
+    assert truncation(7) == Truncation(7, 7)
+    assert schedule(23, 3, 8) == windows(23, Truncation(3, 8))
 
 
 @pytest.mark.parametrize(
@@ -36,7 +42,7 @@ def test_full_bptt_is_the_special_case_k1_equals_k2_equals_T():
 )
 def test_bad_truncation(k1, k2, match):
     with pytest.raises(ValueError, match=match):
-        check_truncation(k1, k2)
+        truncation(k1, k2)
 
 
 def test_cut_copies_values():
@@ -44,3 +50,13 @@ def test_cut_copies_values():
     (out,) = cut((carry,))
     np.testing.assert_array_equal(out.h, carry.h)
     assert not np.shares_memory(out.h, carry.h)
+
+
+def test_cut_takes_one_carry_too():
+    carry = LSTMCarry(np.ones((2, 3)), np.zeros((2, 3)))
+    out = cut(carry)
+    assert isinstance(out, LSTMCarry)
+    np.testing.assert_array_equal(out.c, carry.c)
+    assert not np.shares_memory(out.c, carry.c)
+    with pytest.raises(TypeError, match="expected a carry"):
+        cut(np.ones((2, 3)))

@@ -32,10 +32,10 @@ def test_model_gradients_equal_full_bptt(cell, policy, readout):
     mask = np.arange(9)[:, None] < np.array([9, 4, 7, 1])[None, :]
     g = rng.standard_normal((9, 4, 2) if readout == "all" else (4, 2))
     out, _, cache = model.forward(params, xs, mask=mask)
-    full, _, dxs = model.backward(params, cache, g)
+    full, dxs, _ = model.backward(params, cache, g)
     out_c, _, cache_c = model.forward(params, xs, mask=mask, memory_policy=policy)
     np.testing.assert_allclose(out_c, out, rtol=1e-12, atol=1e-15)
-    grads, _, dxs_c = model.backward(params, cache_c, g)
+    grads, dxs_c, _ = model.backward(params, cache_c, g)
     for name in params:
         np.testing.assert_allclose(grads[name], full[name], rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(dxs_c, dxs, rtol=1e-10, atol=1e-13)

@@ -16,6 +16,7 @@ from bptt.errors import BpttError
 
 SUBCOMMANDS = (train, sample, eval_command, diagnose, gradcheck, bench)
 
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: ``bptt <cmd>: error: <message>``."""
 

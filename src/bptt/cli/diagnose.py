@@ -16,9 +16,9 @@ from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, resolve_config
 from bptt.train.real_tasks import FORECAST_TASKS
-from bptt.train.step import Batch
 from bptt.train.tasks import StreamTask
 from bptt.train.trainer import check_writable, make_task, model_config_for
+from bptt.window import Batch
 
 EXAMPLES = """examples:
   bptt diagnose --task adding --cell rnn --seq-len 100     a fresh model on the adding problem

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from bptt.cells import CELL_NAMES
-from bptt.engine.truncated import check_truncation
+from bptt.engine.truncated import truncation
 from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
@@ -155,7 +155,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         values["k2"] = args.k1
     if values["k1"] is not None or values["k2"] is not None:
         # 0 for both means full BPTT in a config file; on the command line that is --full.
-        check_truncation(
+        truncation(
             values["k1"] if values["k1"] is not None else TrainConfig.k1,
             values["k2"] if values["k2"] is not None else TrainConfig.k2,
         )

@@ -41,7 +41,7 @@ Example::
     data = load_series("co2")
     z = data.normalise(data.values)  # (N, 1), train statistics
     streams = next_value_streams(z[: data.train_stop], num_streams=4)
-    Batch(*streams)  # bptt.train.step.Batch: inputs, targets (L, 4, 1), loss_mask (L, 4)
+    Batch(*streams)  # bptt.window.Batch: inputs, targets (L, 4, 1), loss_mask (L, 4)
     baseline_scores(data)  # {"seasonal_naive": ForecastScores(rmse=..., mase=...), ...}
 """
 

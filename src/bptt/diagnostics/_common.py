@@ -9,8 +9,8 @@ import numpy as np
 
 from bptt.errors import BpttError, BpttTypeError
 from bptt.model import Model
-from bptt.train.step import Batch
 from bptt.types import Array, Params
+from bptt.window import Batch
 
 PER_STEP_MSG = (
     "Gradient-flow diagnostics need a prediction at every step, but the model has "

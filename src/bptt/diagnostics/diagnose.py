@@ -44,8 +44,8 @@ from bptt.diagnostics.verdict import (
 )
 from bptt.errors import BpttError
 from bptt.model import Model
-from bptt.train.step import Batch
 from bptt.types import Array, Params
+from bptt.window import Batch
 
 
 class Diagnosis(NamedTuple):

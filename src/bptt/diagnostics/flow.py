@@ -14,8 +14,8 @@ import numpy as np
 from bptt.diagnostics._common import check_model, float64, measuring
 from bptt.errors import BpttError
 from bptt.model import Model
-from bptt.train.step import LOSSES, Batch, loss_positions
 from bptt.types import Array, Params
+from bptt.window import LOSSES, Batch, loss_positions
 
 
 class BatchGradient(NamedTuple):

@@ -24,8 +24,8 @@ from bptt.cells import GRUCache, LSTMCache, RNNCache
 from bptt.diagnostics._common import check_model, float64, measuring
 from bptt.errors import BpttError, BpttTypeError
 from bptt.model import Model
-from bptt.train.step import Batch
 from bptt.types import Array, Cell, CellParams, Params
+from bptt.window import Batch
 
 GATE_NAMES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 """Gate blocks along W_h's columns, in PyTorch's order; a vanilla RNN has one block, h."""

@@ -32,8 +32,8 @@ import numpy as np
 from bptt.diagnostics._common import check_model, float64, float_twin, last_steps, measuring
 from bptt.errors import BpttError
 from bptt.model import Model
-from bptt.train.step import Batch
 from bptt.types import Array, Params
+from bptt.window import Batch
 
 
 class Sensitivity(NamedTuple):
@@ -133,7 +133,7 @@ def last_step_sensitivity(
             for o in range(n_out):
                 doutputs = np.zeros_like(outputs)
                 doutputs[probe, columns, o] = 1.0
-                dxs = twin.backward(twin_params, cache, doutputs, observer=record)[2]
+                dxs = twin.backward(twin_params, cache, doutputs, observer=record)[1]
                 if d == 0:
                     input_sq += np.sum(np.square(dxs, dtype=np.float64), axis=-1)
         L = int(last.min()) + 1

@@ -27,8 +27,8 @@ from bptt.diagnostics.flow import batch_gradient
 from bptt.engine.truncated import schedule
 from bptt.errors import BpttError
 from bptt.model import Model
-from bptt.train.step import Batch, window_gradients
 from bptt.types import Array, Params
+from bptt.window import Batch, window_gradients
 
 
 class TruncationBias(NamedTuple):
@@ -130,15 +130,7 @@ def truncated_gradient(
     count, carries = 0, carries0
     with measuring():
         for w in schedule(T, k, k):
-            r = window_gradients(
-                model,
-                params,
-                batch.slice(w.start, w.stop),
-                carries,
-                new_from=0,
-                split=w.stop - w.start,
-                loss=loss,
-            )
+            r = window_gradients(model, params, batch, w, carries, loss=loss)
             carries = r.carries_next  # the state goes on; no gradient flows back into it
             if r.count == 0:
                 continue

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.errors import BpttError
+from bptt.errors import BpttError, BpttTypeError
 
 
 class Window(NamedTuple):
@@ -40,8 +40,24 @@ class Window(NamedTuple):
     next_start: int
 
 
-def check_truncation(k1: int, k2: int) -> tuple[int, int]:
-    """Validate BPTT(k1, k2): 1 <= k1 <= k2. Returns (k1, k2) as ints."""
+class Truncation(NamedTuple):
+    """BPTT(k1, k2): an update every ``k1`` new steps, backpropagating the last ``k2`` steps.
+
+    The one value that says how a sequence is truncated; full BPTT is ``None`` wherever a
+    ``Truncation | None`` is taken. Build it with ``truncation(k1, k2)``, which checks it.
+    """
+
+    k1: int
+    k2: int
+
+
+def truncation(k1: int, k2: int | None = None) -> Truncation:
+    """The checked BPTT(k1, k2), with 1 <= k1 <= k2; ``k2`` defaults to ``k1``.
+
+    Raises:
+        BpttError: k1 or k2 not an integer >= 1, or k1 > k2.
+    """
+    k2 = k1 if k2 is None else k2
     for name, k in (("k1", k1), ("k2", k2)):
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise BpttError(
@@ -53,7 +69,7 @@ def check_truncation(k1: int, k2: int) -> tuple[int, int]:
             f"`k1` ({k1}) must not exceed `k2` ({k2}): each update backpropagates through at "
             "least the k1 new steps. Use k1 <= k2 (k1 = k2 is the usual chunking)."
         )
-    return int(k1), int(k2)
+    return Truncation(int(k1), int(k2))
 
 
 def window_at(j: int, T: int, k1: int, k2: int) -> Window:
@@ -65,17 +81,26 @@ def window_at(j: int, T: int, k1: int, k2: int) -> Window:
     return Window(start, new_start, stop, max(next_start, start))
 
 
-def schedule(T: int, k1: int, k2: int) -> list[Window]:
-    """Every window of BPTT(k1, k2) over T steps, in order: ceil(T / k1) updates.
+def windows(T: int, truncation: Truncation | None) -> list[Window]:
+    """Every window over T steps, in order: ceil(T / k1) of BPTT(k1, k2), one for full BPTT.
 
     Examples:
-        >>> [tuple(w) for w in schedule(10, 4, 6)]
+        >>> [tuple(w) for w in windows(10, Truncation(4, 6))]
         [(0, 0, 4, 2), (2, 4, 8, 6), (6, 8, 10, 8)]
+        >>> windows(10, None)
+        [Window(start=0, new_start=0, stop=10, next_start=10)]
     """
-    k1, k2 = check_truncation(k1, k2)
-    if T < 1:
-        raise BpttError(f"`T` must be >= 1, got {T}.")
+    if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 1:
+        raise BpttError(f"`T` must be an integer >= 1, got {T!r}.")
+    if truncation is None:
+        return [Window(0, 0, int(T), int(T))]
+    k1, k2 = truncation
     return [window_at(j, T, k1, k2) for j in range(-(-T // k1))]
+
+
+def schedule(T: int, k1: int, k2: int) -> list[Window]:
+    """``windows(T, truncation(k1, k2))``: the name this function had before 0.2."""
+    return windows(T, truncation(k1, k2))
 
 
 def cut(carries: Any) -> Any:
@@ -84,7 +109,21 @@ def cut(carries: Any) -> Any:
     In this engine a gradient only flows where ``backward`` passes ``dcarry0`` on, so cutting
     means starting the next window from the values alone, copied so that nothing from the
     previous window's tape is shared. This is PyTorch's ``h.detach()`` between windows.
+
+    Args:
+        carries: one carry (a NamedTuple of arrays), a tuple of carries (one per layer, as
+            ``Model.forward`` returns them), or None (the zero state).
+
+    Returns:
+        The same structure with every array copied.
     """
     if carries is None:
         return None  # the zero state: nothing to cut
-    return tuple(type(c)(*(np.array(a, copy=True) for a in c)) for c in carries)
+    if hasattr(carries, "_fields"):  # one carry
+        return type(carries)(*(np.array(a, copy=True) for a in carries))
+    if not isinstance(carries, tuple | list):
+        raise BpttTypeError(
+            f"`carries` is {type(carries).__name__}; expected a carry (e.g. LSTMCarry(h, c)), "
+            "a tuple of carries, or None."
+        )
+    return tuple(cut(c) for c in carries)

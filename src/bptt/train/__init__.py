@@ -2,5 +2,5 @@
 
 The only stateful code of bptt. Import the pieces from their modules (bptt.train.trainer,
 bptt.train.config, ...); this package imports nothing itself, so the pure modules that use
-``bptt.train.step.Batch`` stay light.
+``bptt.window.Batch`` stay light.
 """

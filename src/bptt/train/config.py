@@ -161,9 +161,9 @@ def check_config(c: TrainConfig) -> None:
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
         raise BpttError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
     if not c.full_bptt:
-        from bptt.engine.truncated import check_truncation
+        from bptt.engine.truncated import truncation
 
-        check_truncation(c.k1, c.k2)
+        truncation(c.k1, c.k2)
     elif c.task not in FULL_BPTT_TASKS:
         what = "a forecast series" if c.task in REAL_TASKS else "a text stream"
         raise BpttError(

@@ -83,9 +83,9 @@ from bptt.data.ucr import (
 from bptt.errors import BpttError
 from bptt.forecast import forecast, one_step
 from bptt.model import Model
-from bptt.train.step import Batch
 from bptt.train.tasks import Metric
 from bptt.types import Array, Params
+from bptt.window import Batch
 
 UCR_PREFIX = "ucr:"
 CLASSIFICATION_TASKS = (*(UCR_PREFIX + d for d in DATASETS), "digits")

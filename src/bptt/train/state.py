@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.engine.truncated import cut
+from bptt.engine.truncated import Window, cut
 from bptt.model import Model
 from bptt.optim import GradientTransformation, apply_updates, global_norm
-from bptt.train.step import Batch, window_gradients
 from bptt.types import Params
+from bptt.window import Batch, window_gradients
 
 
 class TrainState(NamedTuple):
@@ -72,21 +72,20 @@ def _all_finite(grads: Params) -> bool:
 def train_step(
     state: TrainState,
     batch: Batch,
+    window: Window,
     *,
     model: Model,
     optimizer: GradientTransformation,
     loss: str,
-    new_from: int,
-    split: int,
     memory_policy: Any = None,
 ) -> tuple[TrainState, StepMetrics]:
     """One window of BPTT(k1, k2) and its update.
 
     Args:
-        state: the current state; ``state.carries`` is the state at the window start.
-        batch: the window's steps (overlap steps first).
+        state: the current state; ``state.carries`` is the state at ``window.start``.
+        batch: the whole sequence the window is one of (``bptt.window.window_gradients``).
+        window: the BPTT(k1, k2) window to train on.
         model, optimizer, loss: what to train and how.
-        new_from, split: local step of the first loss step, and of the next window's start.
         memory_policy: checkpointed BPTT inside the window (see Model.forward), or None.
 
     Returns:
@@ -101,9 +100,8 @@ def train_step(
         model,
         state.params,
         batch,
+        window,
         state.carries,
-        new_from=new_from,
-        split=split,
         loss=loss,
         train=model.config.dropout > 0,
         rng=rng,

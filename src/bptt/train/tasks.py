@@ -26,7 +26,7 @@ from bptt.data.shakespeare import load_shakespeare
 from bptt.data.streams import StreamBatcher, document_starts
 from bptt.data.text import Vocabulary, read_text_file
 from bptt.errors import BpttError
-from bptt.train.step import Batch
+from bptt.window import Batch
 
 SEQUENCE_TASKS = ("adding", "copy", "temporal")
 TEXT_TASKS = ("shakespeare", "text")

@@ -39,7 +39,6 @@ from bptt.train.config import (
 )
 from bptt.train.real_tasks import REAL_TASKS, ClassificationTask, ForecastTask, real_task
 from bptt.train.state import TrainState, init_state, train_step
-from bptt.train.step import Batch
 from bptt.train.tasks import (
     SequenceTask,
     StreamTask,
@@ -47,6 +46,7 @@ from bptt.train.tasks import (
     shakespeare_task,
     text_file_task,
 )
+from bptt.window import Batch
 
 Task = StreamTask | SequenceTask | ClassificationTask | ForecastTask
 
@@ -346,14 +346,14 @@ class Trainer:
             state = self.state
             if inner == 0 or not cfg.carry:
                 state = state._replace(carries=None)  # a new pass, batch, or stateless chunks
+            local = Window(0, w.new_start - w.start, w.stop - w.start, w.next_start - w.start)
             state, metrics = train_step(
                 state,
                 batch,
+                local,
                 model=self.model,
                 optimizer=self.optimizer,
                 loss=self.task.loss,
-                new_from=w.new_start - w.start,
-                split=w.next_start - w.start,
                 memory_policy=self.memory_policy,
             )
             self.state = state._replace(cursor=(outer, inner + 1))

@@ -1,10 +1,13 @@
-"""One BPTT(k1, k2) window: forward, loss on the new steps, backward, and the carry to keep.
+"""One BPTT window of a batch: forward, the loss on its new steps, backward, the carry to keep.
 
-A window of steps [start, stop) is run as two segments split at ``next_start``: the carry after
-the first segment is the state the next window starts from (with k1 = k2 the split is the end
-of the window). The second segment's gradient on its initial carry flows into the first
-segment's final carry, so the two segments together are exactly BPTT over the whole window;
-nothing flows into the window's own initial carry (the cut).
+Pure functions shared by training (``bptt.train``) and the diagnostics: the Batch a task
+yields, the losses table, which steps carry a loss, and ``window_gradients``. A window of
+BPTT(k1, k2) (``bptt.engine.truncated.Window``) covers steps [start, stop) of the batch; it is
+run as two segments split at ``next_start``: the carry after the first segment is the state
+the next window starts from (with k1 = k2 the split is the end of the window). The second
+segment's gradient on its initial carry flows into the first segment's final carry, so the
+two segments together are exactly BPTT over the whole window; nothing flows into the
+window's own initial carry (the cut).
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bptt.engine.truncated import Window
+from bptt.errors import BpttError
 from bptt.losses import mse, softmax_cross_entropy
 from bptt.model import Model
 from bptt.types import Array, Params
 
 LOSSES = {"xent": softmax_cross_entropy, "mse": mse}
+"""Loss name -> ``loss(outputs, targets, positions) -> (mean loss, doutputs)``."""
 
 
 class Batch(NamedTuple):
@@ -48,21 +54,20 @@ class WindowResult(NamedTuple):
     Attributes:
         loss: mean loss over the window's loss positions (nan when there are none).
         count: number of loss positions (0 means: no update for this window).
-        grads: gradients with the keys of the parameters (None when count is 0).
-        carries_next: the carry at the next window's start.
-        carries_end: the carry at the window's end.
-        outputs: (T, B, O) outputs of the whole window.
+        grads: gradients with the keys of the parameters (None when count is 0 or the loss
+            or its gradient is not finite).
+        carries_next: the carry at the next window's start (``window.next_start``).
+        outputs: (stop - start, B, O) outputs of the window's steps.
     """
 
     loss: float
     count: int
     grads: Params | None
     carries_next: tuple[Any, ...]
-    carries_end: tuple[Any, ...]
     outputs: Array
 
 
-def loss_positions(batch: Batch, new_from: int) -> np.ndarray:
+def loss_positions(batch: Batch, new_from: int = 0) -> np.ndarray:
     """(T, B) bool: the steps of ``batch`` at or after ``new_from`` that carry a loss."""
     T, B = batch.inputs.shape[:2]
     positions = np.zeros((T, B), dtype=bool)
@@ -78,23 +83,23 @@ def window_gradients(
     model: Model,
     params: Params,
     batch: Batch,
-    carries0: Any,
+    window: Window,
+    carries0: Any = None,
     *,
-    new_from: int,
-    split: int,
     loss: str,
     train: bool = False,
     rng: np.random.Generator | None = None,
     memory_policy: Any = None,
 ) -> WindowResult:
-    """BPTT over one window whose loss is on steps [new_from, T) of ``batch``.
+    """BPTT over one window of ``batch``, with the loss on the window's new steps.
 
     Args:
         model, params: the model and its parameters.
-        batch: the window's steps (T of them), including the k2 - k1 overlap steps first.
-        carries0: the carried state at the window start (None: zeros); no gradient enters it.
-        new_from: first local step with a loss (the overlap steps before it have none).
-        split: local step where the next window starts; its carry is returned.
+        batch: the whole sequence (T steps); the window reads its steps [start, stop).
+        window: a window of ``bptt.engine.truncated.windows(T, truncation)``: steps
+            [start, stop) are run, the loss is on [new_start, stop), and the carry entering
+            ``next_start`` is returned for the next window.
+        carries0: the carried state at ``window.start`` (None: zeros); no gradient enters it.
         loss: "xent" or "mse".
         train, rng: dropout in training mode.
         memory_policy: None for full BPTT inside the window, or a checkpointing policy
@@ -103,19 +108,30 @@ def window_gradients(
     Returns:
         A WindowResult; ``grads`` is the gradient of the mean loss over the loss positions.
     """
+    if loss not in LOSSES:
+        raise BpttError(f"`loss` must be one of {sorted(LOSSES)}, got {loss!r}.")
     T = batch.inputs.shape[0]
-    positions = loss_positions(batch, new_from)
+    start, new_start, stop, next_start = window
+    if not 0 <= start <= new_start < stop <= T or not start <= next_start <= stop:
+        raise BpttError(
+            f"`window` {tuple(window)} does not fit a batch of T={T} steps; take it from "
+            "bptt.engine.truncated.windows(T, truncation)."
+        )
+    part = batch.slice(start, stop)
+    positions = loss_positions(part, new_start - start)
     count = int(positions.sum())
-    bounds = [(0, split), (split, T)] if 0 < split < T else [(0, T)]
+    split = next_start - start
+    bounds = [(0, split), (split, stop - start)] if 0 < split < stop - start else None
+    bounds = bounds or [(0, stop - start)]
     outputs, caches, carries = [], [], carries0
     carries_next = carries0
     for a, b in bounds:
-        part = batch.slice(a, b)
+        segment = part.slice(a, b)
         out, carries, cache = model.forward(
             params,
-            part.inputs,
-            mask=part.mask,
-            resets=part.resets,
+            segment.inputs,
+            mask=segment.mask,
+            resets=segment.resets,
             carries0=carries,
             train=train,
             rng=rng,
@@ -125,18 +141,20 @@ def window_gradients(
         caches.append(cache)
         if b == split:
             carries_next = carries
-    if split >= T:
+    if split >= stop - start:
         carries_next = carries
     full = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
     if count == 0:
-        return WindowResult(float("nan"), 0, None, carries_next, carries, full)
-    value, dfull = LOSSES[loss](full, batch.targets, positions)
+        return WindowResult(float("nan"), 0, None, carries_next, full)
+    value, dfull = LOSSES[loss](full, part.targets, positions)
     if not (np.isfinite(value) and np.isfinite(dfull).all()):
-        return WindowResult(value, count, None, carries_next, carries, full)
+        return WindowResult(value, count, None, carries_next, full)
     grads: Params | None = None
     dcarries = None
     for (a, b), cache in zip(reversed(bounds), reversed(caches), strict=True):
         # The later segment's gradient on its initial carry enters the earlier one's end.
-        g, dcarries, _ = model.backward(params, cache, dfull[a:b], dcarries, input_grad=False)
+        g, _, dcarries = model.backward(
+            params, cache, dfull[a:b], dcarries, input_grad=False, release=True
+        )
         grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
-    return WindowResult(value, count, grads, carries_next, carries, full)
+    return WindowResult(value, count, grads, carries_next, full)

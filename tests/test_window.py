@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from bptt.engine.truncated import schedule
+from bptt.engine.truncated import Window, schedule
 from bptt.model import Model, ModelConfig
-from bptt.train.step import Batch, window_gradients
+from bptt.window import Batch, window_gradients
 
 T, B, V, H = 13, 3, 6, 5
 
@@ -26,15 +26,7 @@ def _tbptt(model, params, batch, k1, k2):
     """Per-window gradients of BPTT(k1, k2) with the parameters held fixed."""
     results, carries = [], None
     for w in schedule(T, k1, k2):
-        r = window_gradients(
-            model,
-            params,
-            batch.slice(w.start, w.stop),
-            carries,
-            new_from=w.new_start - w.start,
-            split=w.next_start - w.start,
-            loss="xent",
-        )
+        r = window_gradients(model, params, batch, w, carries, loss="xent")
         results.append(r)
         carries = r.carries_next
     return results
@@ -93,15 +85,7 @@ def test_no_gradient_crosses_a_cut():
     carries = windows[1].carries_next
     changed = Batch(batch.inputs.copy(), batch.targets)
     changed.inputs[: w.start] = (changed.inputs[: w.start] + 1) % V
-    again = window_gradients(
-        model,
-        params,
-        changed.slice(w.start, w.stop),
-        carries,
-        new_from=0,
-        split=k,
-        loss="xent",
-    )
+    again = window_gradients(model, params, changed, w, carries, loss="xent")
     for name in params:
         np.testing.assert_array_equal(again.grads[name], windows[2].grads[name])
     # Full BPTT of the same window loss from step 0 differs: the cut removed a real path.
@@ -136,15 +120,8 @@ def test_matches_pytorch_detach_recipe():
         loss = torch.nn.functional.mse_loss(out @ W + b, torch.tensor(ys[start:stop]))
         loss.backward()
         state = tuple(s.detach() for s in state)  # the usual hand-written cut
-        r = window_gradients(
-            model,
-            params,
-            Batch(xs[start:stop], ys[start:stop]),
-            carries,
-            new_from=0,
-            split=stop - start,
-            loss="mse",
-        )
+        w = Window(start, start, stop, stop)
+        r = window_gradients(model, params, Batch(xs, ys), w, carries, loss="mse")
         carries = r.carries_next
         assert abs(r.loss - loss.item()) < 1e-12
         np.testing.assert_allclose(

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.cells import CELL_NAMES, make_cell
+from bptt.cells import make_cell
 from bptt.engine import backward, forward
 from bptt.engine.checkpointed import (
     CheckpointTape,
@@ -77,8 +77,7 @@ class ModelConfig:
     forget_bias: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.cell not in CELL_NAMES:
-            raise BpttError(f"Unknown cell {self.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
+        make_cell(self.cell)  # an unknown name or a user cell that cannot be built: BpttError
         for name in ("hidden_size", "num_layers", "embed_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -55,6 +55,16 @@ class SequenceKernels(NamedTuple):
     backward: Callable[..., tuple[Any, Array, Any]]
 
 
+CELL_METHODS = (
+    "init_params",
+    "input_projection",
+    "step_forward",
+    "step_backward",
+    "weight_grads",
+)
+"""The functions every cell defines (see Cell)."""
+
+
 class Cell(Protocol):
     """One time step of a recurrent network, as pure functions over explicit values.
 

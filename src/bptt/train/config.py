@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bptt.cells import CELL_NAMES
+from bptt.cells import make_cell
 from bptt.errors import BpttError, BpttFileNotFoundError
 from bptt.optim import OPTIMIZERS
 from bptt.train.real_tasks import CLASSIFICATION_TASKS, REAL_TASKS
@@ -135,8 +135,7 @@ def check_config(c: TrainConfig) -> None:
         raise BpttError(f"Unknown task {c.task!r}; expected one of {', '.join(TASKS)}.")
     if c.task == "text" and not c.text:
         raise BpttError("Task 'text' needs a file: pass --text PATH (a UTF-8 text file).")
-    if c.cell not in CELL_NAMES:
-        raise BpttError(f"Unknown cell {c.cell!r}; expected one of {', '.join(CELL_NAMES)}.")
+    make_cell(c.cell)  # an unknown name, or a "module:Class" cell that cannot be built
     if c.optimizer not in OPTIMIZERS:
         raise BpttError(
             f"Unknown optimizer {c.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}."

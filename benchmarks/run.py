@@ -1,6 +1,6 @@
 """The bptt-versus-PyTorch benchmark suite: ``bptt bench`` with the results kept in the repo.
 
-    python benchmarks/run.py                                  # the issue's six sizes, all cells
+    python benchmarks/run.py                                  # the six default sizes, all cells
     python benchmarks/run.py --config 32,100,64,128 --cell lstm --repeats 5
 
 Every option of ``bptt bench --help`` applies; the JSON goes to benchmarks/results.json.

@@ -1,5 +1,5 @@
 """What bounds bptt's LSTM inference: one step's matrix product through NumPy's BLAS against
-torch.nn.LSTM's whole inference step, at the sizes of issue 5.
+torch.nn.LSTM's whole inference step, at the default sizes of `bptt bench`.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/step_product.py
 
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bptt.bench import ISSUE_CONFIGS, blas_info
+from bptt.bench import DEFAULT_SIZES, blas_info
 
 ROUNDS = 5
 
@@ -67,13 +67,13 @@ def torch_step(B, T, D, H, threads):
 def main():
     info = blas_info()
     threads = info.get("num_threads") or 1
-    numpy_us = {c: numpy_products(c.B, c.D, c.H) for c in ISSUE_CONFIGS}
+    numpy_us = {c: numpy_products(c.B, c.D, c.H) for c in DEFAULT_SIZES}
     time.sleep(1)
-    torch_us = {c: torch_step(*c, threads) for c in ISSUE_CONFIGS}
+    torch_us = {c: torch_step(*c, threads) for c in DEFAULT_SIZES}
     print(info, f"{threads} threads")
     print("| B | T | D | H | stacked us | W_h only us | torch us per step | W_h only / torch |")
     print("|---|---|---|---|---|---|---|---|")
-    for c in ISSUE_CONFIGS:
+    for c in DEFAULT_SIZES:
         stacked, alone = numpy_us[c]
         print(
             f"| {c.B} | {c.T} | {c.D} | {c.H} | {stacked:.1f} | {alone:.1f} | "

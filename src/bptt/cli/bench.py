@@ -8,7 +8,7 @@ from typing import Any
 
 from bptt.bench import (
     CELLS,
-    ISSUE_CONFIGS,
+    DEFAULT_SIZES,
     LONG_BUDGETS,
     LONG_CONFIG,
     LONG_READOUTS,
@@ -24,7 +24,7 @@ from bptt.bench import (
 from bptt.errors import BpttError
 
 EXAMPLES = """examples:
-  bptt bench                                    the six sizes of the performance issue, all cells
+  bptt bench                                    the six default sizes, all cells
   bptt bench --config 32,100,64,128 --cell lstm --repeats 5
   bptt bench --no-torch --no-memory --json out.json
   OPENBLAS_NUM_THREADS=1 bptt bench --threads 1 --clock cpu    robust on a busy machine
@@ -50,8 +50,25 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add = p.add_argument
-    add("--config", action="append", type=parse_config, help="B,T,D,H (repeatable)")
+    _add_suite_options(p.add_argument)
+    _add_long_options(p.add_argument)
+    p.add_argument(
+        "--json",
+        default=None,
+        help="where to write the JSON results (default bench.json, bench_long.json for --long)",
+    )
+    p.set_defaults(func=run, command="bench")
+
+
+def _add_suite_options(add: Any) -> None:
+    """Options of the default run: sizes, cells, modes, timing and memory versus T."""
+    add(
+        "--config",
+        action="append",
+        type=parse_config,
+        help="B,T,D,H (repeatable); default: the default sizes, "
+        + " ".join(",".join(map(str, c)) for c in DEFAULT_SIZES),
+    )
     add("--cell", action="append", choices=CELLS, help="repeatable; default all")
     add("--mode", action="append", choices=MODES, help="repeatable; default both")
     add("--repeats", type=int, default=3, help="runs per framework (median)")
@@ -66,6 +83,10 @@ def register(subparsers: Any) -> None:
         help=f"T values of the memory measurement (B, D, H = {MEMORY_CONFIG.B}, "
         f"{MEMORY_CONFIG.D}, {MEMORY_CONFIG.H})",
     )
+
+
+def _add_long_options(add: Any) -> None:
+    """Options of ``--long``: full versus checkpointed BPTT on one long sequence."""
     add(
         "--long",
         action="store_true",
@@ -92,12 +113,6 @@ def register(subparsers: Any) -> None:
         help="checkpointing budgets of --long: sqrt and/or numbers of stored states "
         "(default %(default)s)",
     )
-    add(
-        "--json",
-        default=None,
-        help="where to write the JSON results (default bench.json, bench_long.json for --long)",
-    )
-    p.set_defaults(func=run, command="bench")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         if not include_torch:
             print("torch is not installed: timing bptt alone", file=sys.stderr)
     results = run_benchmarks(
-        args.config or ISSUE_CONFIGS,
+        args.config or DEFAULT_SIZES,
         args.cell or CELLS,
         repeats=args.repeats,
         include_torch=include_torch,

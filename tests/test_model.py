@@ -168,7 +168,7 @@ def test_bad_config():
 def test_wrong_number_of_carries():
     model = Model(ModelConfig(cell="gru", input_size=D, hidden_size=H, num_layers=2))
     params = model.init(np.random.default_rng(0))
-    with pytest.raises(ValueError, match="`carries0` has 1 carries; expected 2"):
+    with pytest.raises(ValueError, match=r"`carries0` must be a tuple of 2 carries \(num_layers=2 x directions=1\)"):
         model.forward(params, _float_inputs(), carries0=(None,))
 
 

@@ -21,6 +21,9 @@ Example::
     logits, carries, cache = model.forward(params, ids)           # ids (T, B) ints
     loss, dlogits = softmax_cross_entropy(logits, targets)
     grads, _, dcarries0 = model.backward(params, cache, dlogits)
+
+A Model holds its configuration, its cell and a Workspace: memory the fused loops reuse from
+one call to the next (never values: every call is a pure function of its arguments).
 """
 
 from __future__ import annotations
@@ -31,15 +34,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bptt.cells import make_cell
-from bptt.engine import backward, forward
-from bptt.engine.checkpointed import (
-    CheckpointTape,
-    backward_checkpointed,
-    forward_checkpointed,
-)
-from bptt.engine.full import Tape
-from bptt.engine.validate import check_finite, check_mask, check_sequence
+from bptt.engine import CheckpointTape, MemoryPolicy, Tape, backward, forward
+from bptt.engine.validate import check_carry, check_mask, check_sequence
 from bptt.errors import BpttError, BpttTypeError
+from bptt.kernels import Workspace
 from bptt.types import Array, Params
 
 READOUTS = ("all", "last", "none")
@@ -141,6 +139,7 @@ class Model:
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self.cell = make_cell(config.cell, forget_bias=config.forget_bias)
+        self.workspace = Workspace()
 
     def layer_prefixes(self) -> list[str]:
         """Parameter prefixes per layer and direction, in carry order."""
@@ -148,7 +147,7 @@ class Model:
         return [f"layers.{n}{s}" for n in range(self.config.num_layers) for s in suffixes]
 
     def init(self, rng: np.random.Generator, *, dtype: Any = np.float32) -> Params:
-        """Fresh parameters: PyTorch's RNN initialisation (IRNN for "irnn"), N(0, 1) embedding,
+        """Fresh parameters: the cell's initialisation (IRNN for "irnn"), N(0, 1) embedding,
         U(-1/sqrt(H_out), 1/sqrt(H_out)) readout like torch.nn.Linear."""
         cfg = self.config
         params: Params = {}
@@ -184,10 +183,14 @@ class Model:
             )
         return self.cell.params_type(*(params[f"{prefix}.{f}"] for f in fields))
 
-    def _embed(self, params: Params, inputs: Any) -> tuple[Array, Array]:
-        """Check the inputs and return (layer-0 inputs (T, B, D), inputs as stored)."""
+    def embed(self, params: Params, inputs: Any) -> tuple[Array, Array]:
+        """Check the inputs and return (layer-0 inputs (T, B, D), the inputs as stored).
+
+        Token ids (T, B) are looked up in ``embedding.W`` (V, E); float inputs (T, B, D) are
+        checked (shape, dtype, NaN/Inf) and cast to the parameters' dtype.
+        """
         cfg = self.config
-        dtype = params[f"{self.layer_prefixes()[0]}.W_h"].dtype
+        dtype = self.cell_params(params, self.layer_prefixes()[0])[0].dtype
         if cfg.vocab_size is None:
             xs = check_sequence(inputs, cfg.layer_input_size, dtype, name="inputs")
             return xs, xs
@@ -220,7 +223,7 @@ class Model:
         carries0: Any = None,
         train: bool = False,
         rng: np.random.Generator | None = None,
-        memory_policy: Any = None,
+        memory_policy: MemoryPolicy = None,
     ) -> tuple[Array, tuple[Any, ...], ModelCache]:
         """Run the model.
 
@@ -243,77 +246,100 @@ class Model:
             (B, O) for "last", and the top layer's hs (T, B, H_out) without a readout.
         """
         cfg = self.config
-        xs, stored_inputs = self._embed(params, inputs)
+        xs, stored_inputs = self.embed(params, inputs)
         T, B = xs.shape[:2]
         mask = check_mask(mask, T, B)
-        if resets is not None and cfg.bidirectional:
-            raise BpttError(
-                "`resets` (state carried across stream windows) needs a unidirectional model; "
-                "a bidirectional layer reads each sequence whole. Set bidirectional=False."
-            )
-        prefixes = self.layer_prefixes()
-        if carries0 is not None and len(carries0) != len(prefixes):
-            raise BpttError(
-                f"`carries0` has {len(carries0)} carries; expected {len(prefixes)} "
-                f"(num_layers={cfg.num_layers} x directions={cfg.directions})."
-            )
-        if carries0 is not None:
-            for k, carry in enumerate(carries0):
-                for field, value in zip(carry._fields, carry, strict=True):
-                    check_finite(np.asarray(value), f"carries0[{k}].{field}")
-        rev = reverse_index(mask, T, B) if cfg.bidirectional else None
-        dropping = train and cfg.dropout > 0.0
-        if dropping and rng is None:
+        carries0 = self._check_carries(carries0, resets, B, xs.dtype)
+        if train and cfg.dropout > 0.0 and rng is None:
             raise BpttError("`rng` is required for dropout in training mode (train=True).")
-        tapes: list[Tape] = []
-        carries: list[Any] = []
-        dropout_masks: list[Array | None] = []
+        rev = reverse_index(mask, T, B) if cfg.bidirectional else None
+        tapes, carries, dropout_masks = [], [], []
         for layer in range(cfg.num_layers):
-            outs = []
-            for d in range(cfg.directions):
-                k = layer * cfg.directions + d
-                p = self.cell_params(params, prefixes[k])
-                c0 = None if carries0 is None else carries0[k]
-                x_in = xs if d == 0 else _gather_time(xs, rev)
-                if memory_policy is None:
-                    hs, carry, tape = forward(
-                        self.cell, p, x_in, c0, mask, resets, finite_check=False
-                    )
-                else:  # a last-step readout reads only the top layer's final carries
-                    hs, carry, tape = forward_checkpointed(
-                        self.cell,
-                        p,
-                        x_in,
-                        c0,
-                        mask,
-                        resets,
-                        policy=memory_policy,
-                        outputs=not (cfg.readout == "last" and layer == cfg.num_layers - 1),
-                    )
-                outs.append(hs if d == 0 or hs is None else _gather_time(hs, rev))
-                tapes.append(tape)
-                carries.append(carry)
-            if outs[0] is None:  # not kept (checkpointed, last-step readout)
-                xs = None
-            else:
-                xs = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (T, B, H_out)
+            top = layer == cfg.num_layers - 1
+            # Checkpointed, a last-step readout reads only the top layer's final carries.
+            outputs = not (top and cfg.readout == "last")
+            xs, layer_tapes, layer_carries = self._layer_forward(
+                params, layer, xs, mask, resets, carries0, rev, memory_policy, outputs
+            )
+            tapes += layer_tapes
+            carries += layer_carries
             keep = None
-            if dropping and layer < cfg.num_layers - 1:
+            if train and cfg.dropout > 0.0 and not top:
                 keep = (rng.random(xs.shape) >= cfg.dropout) / (1.0 - cfg.dropout)
                 keep = keep.astype(xs.dtype)
                 xs = xs * keep
             dropout_masks.append(keep)
         if cfg.readout == "last":
-            top_carries = carries[-cfg.directions :]
-            top = np.concatenate([c.h for c in top_carries], axis=-1)  # (B, H_out)
+            top = np.concatenate([c.h for c in carries[-cfg.directions :]], axis=-1)  # (B, H_out)
         else:
             top = xs  # (T, B, H_out)
-        if cfg.output_size is None or cfg.readout == "none":
-            outputs = top
-        else:
+        outputs = top
+        if cfg.output_size is not None and cfg.readout != "none":
             outputs = top @ params["readout.W"] + params["readout.b"]  # (..., O)
         cache = ModelCache(stored_inputs, mask, rev, tapes, dropout_masks, top)
         return outputs, tuple(carries), cache
+
+    def _check_carries(
+        self, carries0: Any, resets: Any, B: int, dtype: np.dtype
+    ) -> tuple[Any, ...] | None:
+        """carries0 checked once (type, shape, NaN/Inf) where it enters the model."""
+        cfg = self.config
+        if resets is not None and cfg.bidirectional:
+            raise BpttError(
+                "`resets` (state carried across stream windows) needs a unidirectional model; "
+                "a bidirectional layer reads each sequence whole. Set bidirectional=False."
+            )
+        if carries0 is None:
+            return None
+        n = len(self.layer_prefixes())
+        if not isinstance(carries0, tuple | list) or len(carries0) != n:
+            got = len(carries0) if isinstance(carries0, tuple | list) else type(carries0).__name__
+            raise BpttError(
+                f"`carries0` must be a tuple of {n} carries (num_layers={cfg.num_layers} x "
+                f"directions={cfg.directions}), as Model.forward returns them; got {got}."
+            )
+        H = cfg.hidden_size
+        return tuple(
+            check_carry(self.cell, c, B, H, dtype, name=f"carries0[{k}]")
+            for k, c in enumerate(carries0)
+        )
+
+    def _layer_forward(
+        self,
+        params: Params,
+        layer: int,
+        xs: Array,
+        mask: np.ndarray | None,
+        resets: Any,
+        carries0: tuple[Any, ...] | None,
+        rev: np.ndarray | None,
+        memory_policy: MemoryPolicy,
+        outputs: bool,
+    ) -> tuple[Array | None, list[Any], list[Any]]:
+        """Both directions of one layer: (outputs (T, B, H_out) or None, tapes, carries)."""
+        directions = self.config.directions
+        outs, tapes, carries = [], [], []
+        for d in range(directions):
+            k = layer * directions + d
+            x_in = xs if d == 0 else _gather_time(xs, rev)
+            hs, carry, tape = forward(
+                self.cell,
+                self.cell_params(params, self.layer_prefixes()[k]),
+                x_in,
+                None if carries0 is None else carries0[k],
+                mask,
+                resets,
+                memory_policy=memory_policy,
+                outputs=outputs,
+                finite_check=False,  # the model checked its inputs and carries0
+                workspace=self.workspace,
+            )
+            outs.append(hs if d == 0 or hs is None else _gather_time(hs, rev))
+            tapes.append(tape)
+            carries.append(carry)
+        if outs[0] is None:  # not kept (checkpointed, last-step readout)
+            return None, tapes, carries
+        return (outs[0] if directions == 1 else np.concatenate(outs, axis=-1)), tapes, carries
 
     def backward(
         self,
@@ -336,81 +362,114 @@ class Model:
             input_grad: False when the gradient of float inputs is not wanted (as for a torch
                 input without requires_grad): the first layer then skips it and dxs is None.
                 Token ids always get it, for the embedding's gradient.
+            release: give the tapes' memory back to the model's workspace afterwards (see
+                ``engine.backward``); the cache cannot be used again.
 
         Returns:
             (grads with the keys of ``params``, dxs (T, B, D) for float inputs and
             ``input_grad``, else None, dcarries0), the order of ``engine.backward``.
         """
         cfg = self.config
-        prefixes = self.layer_prefixes()
         grads: Params = {}
         doutputs = np.asarray(doutputs, dtype=cache.top.dtype)
-        if cfg.output_size is not None and cfg.readout != "none":
-            H_out, n_out = params["readout.W"].shape
-            top2 = cache.top.reshape(-1, H_out)
-            dout2 = doutputs.reshape(-1, n_out)
-            grads["readout.W"] = top2.T @ dout2  # (H_out, O)
-            grads["readout.b"] = dout2.sum(axis=0)  # (O,)
-            dtop = doutputs @ params["readout.W"].T  # (..., H_out)
-        else:
-            dtop = doutputs
-        if dcarries_T is None:
-            dcarries = [None] * len(prefixes)
-        else:
-            if len(dcarries_T) != len(prefixes):
-                raise BpttError(
-                    f"`dcarries_T` has {len(dcarries_T)} entries; expected {len(prefixes)}."
-                )
-            dcarries = list(dcarries_T)
-        H = cfg.hidden_size
-        if cfg.readout == "last":
-            # The readout saw the top layer's final h: its gradient enters as dcarry_T.
-            for d in range(cfg.directions):
-                k = len(prefixes) - cfg.directions + d
-                dh = dtop[:, d * H : (d + 1) * H]
-                carry_type = self.cell.carry_type
-                base = dcarries[k]
-                if base is None:
-                    base = carry_type(*(np.zeros_like(dh) for _ in carry_type._fields))
-                dcarries[k] = base._replace(h=base.h + dh)
-            dx = None
-        else:
-            dx = dtop  # (T, B, H_out)
-        dcarries0: list[Any] = [None] * len(prefixes)
-        rev = cache.reverse_index
+        dtop = self._readout_backward(params, cache, doutputs, grads)
+        dcarries = self._final_carry_grads(dcarries_T, dtop)
+        dx = None if cfg.readout == "last" else dtop  # (T, B, H_out)
+        dcarries0: list[Any] = [None] * len(dcarries)
         for layer in range(cfg.num_layers - 1, -1, -1):
             keep = cache.dropout_masks[layer]
             if dx is not None and keep is not None:
                 dx = dx * keep
-            dx_below = None
-            for d in range(cfg.directions):
-                k = layer * cfg.directions + d
-                dhs = None if dx is None else dx[..., d * H : (d + 1) * H]
-                if dhs is not None and d == 1:
-                    dhs = _gather_time(dhs, rev)
-                obs = None if observer is None else _bind_observer(observer, k)
-                p = self.cell_params(params, prefixes[k])
-                tape = cache.tapes[k]
-                checkpointed = isinstance(tape, CheckpointTape)
-                run_backward = backward_checkpointed if checkpointed else backward
-                needed = layer > 0 or input_grad or cfg.vocab_size is not None
-                g, dxs, dcarries0[k] = run_backward(
-                    self.cell, p, tape, dhs, dcarries[k], observer=obs, input_grad=needed
-                )
-                if dxs is not None:
-                    if d == 1:
-                        dxs = _gather_time(dxs, rev)
-                    dx_below = dxs if dx_below is None else dx_below + dxs
-                for field, value in zip(g._fields, g, strict=True):
-                    grads[f"{prefixes[k]}.{field}"] = value
-            dx = dx_below
-        dxs_out: Array | None = dx
+            needed = layer > 0 or input_grad or cfg.vocab_size is not None
+            dx = self._layer_backward(
+                params, cache, layer, dx, dcarries, dcarries0, grads, observer, needed, release
+            )
+        dxs: Array | None = dx
         if cfg.vocab_size is not None:
             dW = np.zeros_like(params["embedding.W"])
             np.add.at(dW, cache.inputs, dx)
             grads["embedding.W"] = dW
-            dxs_out = None
-        return {name: grads[name] for name in params}, dxs_out, tuple(dcarries0)
+            dxs = None
+        return {name: grads[name] for name in params}, dxs, tuple(dcarries0)
+
+    def _readout_backward(
+        self, params: Params, cache: ModelCache, doutputs: Array, grads: Params
+    ) -> Array:
+        """The readout's gradients into ``grads``; returns dL/dtop, shaped like cache.top."""
+        cfg = self.config
+        if cfg.output_size is None or cfg.readout == "none":
+            return doutputs
+        H_out, n_out = params["readout.W"].shape
+        top2 = cache.top.reshape(-1, H_out)
+        dout2 = doutputs.reshape(-1, n_out)
+        grads["readout.W"] = top2.T @ dout2  # (H_out, O)
+        grads["readout.b"] = dout2.sum(axis=0)  # (O,)
+        return doutputs @ params["readout.W"].T  # (..., H_out)
+
+    def _final_carry_grads(self, dcarries_T: Any, dtop: Array) -> list[Any]:
+        """dL/dcarry_T per layer and direction: ``dcarries_T``, plus for a last-step readout
+        the readout's gradient on the top layer's final h."""
+        cfg = self.config
+        n = len(self.layer_prefixes())
+        if dcarries_T is None:
+            dcarries = [None] * n
+        elif len(dcarries_T) != n:
+            raise BpttError(f"`dcarries_T` has {len(dcarries_T)} entries; expected {n}.")
+        else:
+            dcarries = list(dcarries_T)
+        if cfg.readout != "last":
+            return dcarries
+        H, carry_type = cfg.hidden_size, self.cell.carry_type
+        for d in range(cfg.directions):
+            k = n - cfg.directions + d
+            dh = dtop[:, d * H : (d + 1) * H]
+            base = dcarries[k]
+            if base is None:
+                base = carry_type(*(np.zeros_like(dh) for _ in carry_type._fields))
+            dcarries[k] = base._replace(h=base.h + dh)
+        return dcarries
+
+    def _layer_backward(
+        self,
+        params: Params,
+        cache: ModelCache,
+        layer: int,
+        dx: Array | None,
+        dcarries: list[Any],
+        dcarries0: list[Any],
+        grads: Params,
+        observer: Any,
+        input_grad: bool,
+        release: bool,
+    ) -> Array | None:
+        """Both directions of one layer; returns dL/d(the layer's inputs) or None."""
+        H, directions = self.config.hidden_size, self.config.directions
+        prefixes = self.layer_prefixes()
+        rev = cache.reverse_index
+        dx_below = None
+        for d in range(directions):
+            k = layer * directions + d
+            dhs = None if dx is None else dx[..., d * H : (d + 1) * H]
+            if dhs is not None and d == 1:
+                dhs = _gather_time(dhs, rev)
+            g, dxs, dcarries0[k] = backward(
+                self.cell,
+                self.cell_params(params, prefixes[k]),
+                cache.tapes[k],
+                dhs,
+                dcarries[k],
+                observer=None if observer is None else _bind_observer(observer, k),
+                input_grad=input_grad,
+                release=release,
+                workspace=self.workspace,
+            )
+            if dxs is not None:
+                if d == 1:
+                    dxs = _gather_time(dxs, rev)
+                dx_below = dxs if dx_below is None else dx_below + dxs
+            for field, value in zip(g._fields, g, strict=True):
+                grads[f"{prefixes[k]}.{field}"] = value
+        return dx_below
 
 
 def _bind_observer(observer: Any, k: int) -> Any:

@@ -1,4 +1,4 @@
-"""Helpers shared by the cells: the fused input projection."""
+"""Helpers shared by the cells: the input projection of every step at once."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from bptt.cells import GRUCell, LSTMCell, RNNCell
-from bptt.cells.base import step_runs
 
 
 @pytest.mark.parametrize("cell", [RNNCell(), LSTMCell(), GRUCell()], ids=lambda c: c.name)
@@ -29,12 +28,3 @@ def test_fused_input_projection_equals_a_per_step_loop(cell, T, B, D, H, dtype, 
     loop = np.stack([xs[t] @ params.W_x + params.b for t in range(T)])
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     assert_allclose(xp, loop, rtol=rtol, atol=rtol)
-
-
-def test_step_runs_split_before_restarts_and_after_padded_steps():
-    flag = np.ones(2, dtype=bool)
-    assert step_runs(0, 5, {}, {}) == [(0, 5)]
-    assert step_runs(0, 6, {0: flag, 3: flag}, {3: flag, 5: flag}) == [(0, 3), (3, 4), (4, 6)]
-    assert step_runs(0, 4, {2: flag}, {0: flag}) == [(0, 1), (1, 2), (2, 4)]
-    # A window of the steps: marks outside it are ignored.
-    assert step_runs(2, 7, {1, 4}, {4, 9}) == [(2, 4), (4, 5), (5, 7)]

@@ -41,10 +41,11 @@ class LinearCarry(NamedTuple):
 @dataclass(frozen=True)
 class LinearCell:
     name: str = "linear"
-    num_gates: int = 1
     params_type: type = LinearParams
     carry_type: type = LinearCarry
-    separate_hidden_grad: bool = False
+
+    def sizes(self, params):
+        return params.W_x.shape  # (D, H)
 
     def init_params(self, rng, input_size, hidden_size, *, dtype=np.float64):
         shapes = ((input_size, hidden_size), (hidden_size, hidden_size), (hidden_size,))

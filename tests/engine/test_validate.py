@@ -169,12 +169,12 @@ FORWARD_CASES = {
     "carry0 plain tuple": (
         {"carry0": tuple(CARRY0)},
         TypeError,
-        esc("`carry0` is tuple but the lstm cell expects LSTMCarry('h', 'c')."),
+        esc("`carry0` is tuple but the lstm cell expects LSTMCarry('h', 'c'): build it as"),
     ),
     "carry0 of another cell": (
         {"carry0": GRUCarry(CARRY0.h)},
         TypeError,
-        esc("`carry0` is GRUCarry but the lstm cell expects LSTMCarry('h', 'c')."),
+        esc("`carry0` is GRUCarry but the lstm cell expects LSTMCarry('h', 'c'): build it as"),
     ),
     "carry0 h transposed": (
         {"carry0": CARRY0._replace(h=CARRY0.h.T)},
@@ -233,7 +233,7 @@ BACKWARD_CASES = {
     "dcarry_T of another cell": (
         {"dcarry_T": RNNCarry(CARRY0.h)},
         TypeError,
-        esc("`dcarry_T` is RNNCarry but the lstm cell expects LSTMCarry('h', 'c')."),
+        esc("`dcarry_T` is RNNCarry but the lstm cell expects LSTMCarry('h', 'c'): build it"),
     ),
     "dcarry_T shape": (
         {"dcarry_T": CARRY0._replace(c=np.zeros((B, H + 1)))},

@@ -60,7 +60,7 @@ def float_twin(model: Model, params: Params, inputs: Any) -> tuple[Model, Params
         return model, params, inputs
     config = dataclasses.replace(model.config, vocab_size=None, input_size=model.config.embed_size)
     twin_params = {k: v for k, v in params.items() if k != "embedding.W"}
-    xs = model._embed(params, inputs)[0]  # (T, B, E), the ids checked as Model.forward does
+    xs = model.embed(params, inputs)[0]  # (T, B, E), the ids checked as Model.forward does
     return Model(config), twin_params, xs
 
 

@@ -1,6 +1,6 @@
 """Checkpointed BPTT: keep a few carries, recompute one segment's caches at a time.
 
-Full BPTT keeps every step's cache (memory O(T)). Here a plan from ``bptt.engine.schedule``
+Full BPTT keeps every step's cache (memory O(T)). Here a plan from ``bptt.engine.plan``
 decides which carries to store; ``forward_checkpointed`` runs the plan's first sweep, keeping
 those carries, the outputs hs (the readout needs them) and the caches of the last segment only.
 ``backward_checkpointed`` runs the rest of the plan: it replays each segment from a stored
@@ -27,17 +27,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.cells.base import check_params
 from bptt.engine.full import Tape, backward, forward, infer
-from bptt.engine.schedule import Advance, Plan, Reverse, make_plan, peak_slots
-from bptt.engine.validate import (
-    check_backward,
-    check_carry,
-    check_mask,
-    check_sequence,
-    zero_carry,
-)
+from bptt.engine.plan import Advance, Plan, Reverse, make_plan, peak_slots
+from bptt.engine.validate import check_backward, check_carry, check_forward
 from bptt.errors import BpttError, BpttTypeError
+from bptt.kernels import Workspace
 from bptt.types import Array, Cell, CellParams, Observer
 
 
@@ -56,6 +50,7 @@ class CheckpointTape(NamedTuple):
             backward empties it.
         slots: ``peak_slots(plan)``; advancing without caches runs in chunks that keep
             within it.
+        workspace: the memory the segments' fused loops reuse.
     """
 
     xs: Array
@@ -65,6 +60,7 @@ class CheckpointTape(NamedTuple):
     carries: dict[int, Any]
     tail: list[Tape]
     slots: int
+    workspace: Workspace
 
 
 def forward_checkpointed(
@@ -77,6 +73,8 @@ def forward_checkpointed(
     *,
     policy: str | int | Iterable[int] = "sqrt",
     outputs: bool = True,
+    finite_check: bool = True,
+    workspace: Workspace | None = None,
 ) -> tuple[Array | None, Any, CheckpointTape]:
     """Run ``cell`` over a sequence, keeping only the carries the policy stores.
 
@@ -88,6 +86,8 @@ def forward_checkpointed(
             which to store the carry.
         outputs: False when the caller reads only the final carry (a readout of the last
             step): hs, the one array of T steps besides xs, is then not kept.
+        finite_check, workspace: as for ``engine.full.forward``; the segments it runs and
+            replays are never scanned again.
 
     Returns:
         hs (T, B, H) outputs (None without ``outputs``), the final carry, and the tape for
@@ -96,20 +96,17 @@ def forward_checkpointed(
     Raises:
         TypeError, ValueError: bad inputs (as ``engine.full.forward``) or a bad policy.
     """
-    D, H, dtype = check_params(cell, params)
-    xs = check_sequence(xs, D, dtype)
+    xs, carry0, mask, resets = check_forward(
+        cell, params, xs, carry0, mask, resets, finite=finite_check
+    )
     T, B, _ = xs.shape
-    mask = check_mask(mask, T, B)
-    resets = check_mask(resets, T, B, name="resets")
-    if carry0 is None:
-        carry0 = zero_carry(cell, B, H, dtype)
-    else:
-        carry0 = check_carry(cell, carry0, B, H, dtype, name="carry0")
+    H = carry0.h.shape[1]
     plan = make_plan(T, policy)
     last = _last_uses(plan)
     first = _first_reverse(plan)
-    tape = CheckpointTape(xs, mask, resets, plan, {0: carry0}, [], peak_slots(plan))
-    hs = np.empty((T, B, H), dtype=dtype) if outputs else None
+    workspace = workspace or Workspace()
+    tape = CheckpointTape(xs, mask, resets, plan, {0: carry0}, [], peak_slots(plan), workspace)
+    hs = np.empty((T, B, H), dtype=xs.dtype) if outputs else None
     for i in range(first):  # the Advances of the first sweep
         advance = plan[i]
         carry = _advance(cell, params, tape, _load(tape, advance, last, i), *advance, hs)
@@ -118,9 +115,7 @@ def forward_checkpointed(
     carry = _load(tape, reverse, last, first)
     carry = _advance(cell, params, tape, carry, reverse.origin, reverse.start, hs)
     a, b = reverse.start, reverse.stop  # b == T
-    hs_tail, carry_T, tail = forward(
-        cell, params, xs[a:b], carry, _rows(mask, a, b), _rows(resets, a, b)
-    )
+    hs_tail, carry_T, tail = _segment(cell, params, tape, carry, a, b)
     if hs is not None:
         hs[a:b] = hs_tail
     tape.tail.append(tail)
@@ -169,7 +164,7 @@ def backward_checkpointed(
     xs, plan = tape.xs, tape.plan
     T, B, _ = xs.shape
     H_tape = tape.tail[0].hs_ext.shape[-1]
-    D, H, dtype, dhs = check_backward(cell, params, xs, H_tape, dhs, finite=True)
+    D, H, dtype, dhs = check_backward(cell, params, xs, H_tape, dhs)
     dcarry = None if dcarry_T is None else check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
 
     last = _last_uses(plan)
@@ -186,10 +181,7 @@ def backward_checkpointed(
                 _store(tape, action.stop, _advance(cell, params, tape, carry, *action))
                 continue
             carry = _advance(cell, params, tape, carry, action.origin, action.start)
-            a, b = action.start, action.stop
-            segment = forward(
-                cell, params, xs[a:b], carry, _rows(tape.mask, a, b), _rows(tape.resets, a, b)
-            )[2]
+            segment = _segment(cell, params, tape, carry, action.start, action.stop)[2]
         a, b = action.start, action.stop
         g, dxs_ab, dcarry = backward(
             cell,
@@ -199,6 +191,8 @@ def backward_checkpointed(
             dcarry,
             observer=_shifted(observer, a),
             input_grad=input_grad,
+            release=True,
+            workspace=tape.workspace,
         )
         if dxs is not None:
             dxs[a:b] = dxs_ab
@@ -252,11 +246,34 @@ def _advance(
     for a in range(start, stop, chunk):
         b = min(a + chunk, stop)
         out, carry = infer(
-            cell, params, tape.xs[a:b], carry, _rows(tape.mask, a, b), _rows(tape.resets, a, b)
+            cell,
+            params,
+            tape.xs[a:b],
+            carry,
+            _rows(tape.mask, a, b),
+            _rows(tape.resets, a, b),
+            finite_check=False,
+            workspace=tape.workspace,
         )
         if hs is not None:
             hs[a:b] = out
     return carry
+
+
+def _segment(
+    cell: Cell, params: CellParams, tape: CheckpointTape, carry: Any, start: int, stop: int
+) -> tuple[Array, Any, Tape]:
+    """``engine.full.forward`` over steps [start, stop) from ``carry``, keeping its caches."""
+    return forward(
+        cell,
+        params,
+        tape.xs[start:stop],
+        carry,
+        _rows(tape.mask, start, stop),
+        _rows(tape.resets, start, stop),
+        finite_check=False,
+        workspace=tape.workspace,
+    )
 
 
 def _rows(flags: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:

@@ -4,10 +4,10 @@ Truncated and checkpointed BPTT are built from these two calls: the gradient int
 carry (``dcarry0``) and an incoming gradient on the final carry (``dcarry_T``) let segments be
 chained or cut. ``infer`` is ``forward`` without the tape.
 
-Two loops compute the same values. A cell with ``sequence_kernels`` (every built-in cell) runs
-through its fused loops, which write into whole-sequence arrays; the per-step loop, which
-calls ``step_forward`` and ``step_backward`` at every step, serves cells without kernels and
-cells whose step functions a subclass or patch replaced. The tests compare the two.
+Inputs are checked once here (``engine.validate``); then the sequence goes to
+``kernels.driver`` with the kernel of ``kernels.kernel_for``: a built-in cell's fused loops,
+or the per-step loop over any other cell's step functions. The tape remembers the kernel, so
+backward runs the loop that made it.
 
 Example::
 
@@ -19,20 +19,15 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.cells.base import SequenceCaches, check_params
-from bptt.engine.validate import (
-    check_backward,
-    check_carry,
-    check_mask,
-    check_sequence,
-    zero_carry,
-)
+from bptt.engine.validate import check_backward, check_carry, check_forward, zero_carry
 from bptt.errors import BpttTypeError
-from bptt.types import Array, Cell, CellParams, Observer, SequenceKernels
+from bptt.kernels import Lease, SequenceKernel, Workspace, driver, kernel_for
+from bptt.types import Array, Cell, CellParams, Observer
 
 
 class Tape(NamedTuple):
@@ -40,18 +35,25 @@ class Tape(NamedTuple):
 
     Attributes:
         xs: (T, B, D) inputs, in the parameters' dtype.
-        hs_ext: (T + 1, B, H) carried hidden states; hs_ext[t] is h_{t-1} for step t, so
-            ``hs_ext[:-1]`` is the stacked H_prev of the weight gradient, without a copy.
-        caches: T per-step caches from ``cell.step_forward``.
+        hs_ext: (T + 1, B, H) carried hidden states; hs_ext[t] is h_{t-1} for step t (after
+            any reset), so ``hs_ext[:-1]`` is the stacked H_prev of the weight gradient.
+        caches: the T per-step caches, as ``cell.step_forward`` returns them (a list from
+            the per-step loop, views into whole-sequence arrays from a fused one). What a
+            padded step's cache holds is unspecified.
         mask: (T, B) bool or None.
         resets: (T, B) bool or None.
+        kernel: the loop that made the tape; backward runs the same one.
+        lease: the workspace memory the caches live in (``backward(..., release=True)``
+            gives it back).
     """
 
     xs: Array
     hs_ext: Array
-    caches: list[Any]
+    caches: Sequence[Any]
     mask: np.ndarray | None
     resets: np.ndarray | None
+    kernel: SequenceKernel
+    lease: Lease
 
 
 def forward(
@@ -63,6 +65,7 @@ def forward(
     resets: Any = None,
     *,
     finite_check: bool = True,
+    workspace: Workspace | None = None,
 ) -> tuple[Array, Any, Tape]:
     """Run ``cell`` over a sequence.
 
@@ -75,23 +78,25 @@ def forward(
             and receives no gradient, so a padded batch gives what each sequence gives alone.
         resets: optional (T, B) booleans. True zeroes that sequence's carry before step t (a
             new document starts in a stream); no gradient crosses the reset.
-        finite_check: scan ``xs`` and ``carry0`` for NaN/Inf. A caller that has checked its
-            inputs (Model, for its inner layers) turns it off, so values that become
-            non-finite inside a model propagate and are reported by the trainer.
+        finite_check: scan ``xs`` and ``carry0`` for NaN/Inf (see ``validate.check_forward``).
+        workspace: memory the fused loops may reuse across calls (``Model`` passes its own);
+            None for fresh memory.
 
     Returns:
         hs (T, B, H) outputs, the final carry, and the tape for ``backward``.
 
     Raises:
-        TypeError, ValueError: bad shapes, dtypes, NaN/Inf, empty sequences or a mask that is
-            not (T, B) booleans, before any work is done.
+        BpttTypeError, BpttError: bad shapes, dtypes, NaN/Inf, empty sequences or a mask that
+            is not (T, B) booleans, before any work is done.
     """
-    xs, carry, mask, resets = _check_forward(cell, params, xs, carry0, mask, resets, finite_check)
-    kernels = _kernels(cell)
-    if kernels is not None:
-        hs, hs_ext, carry, caches = kernels.forward(params, xs, carry, mask, resets, keep=True)
-        return hs, carry, Tape(xs, hs_ext, caches, mask, resets)
-    return _forward_steps(cell, params, xs, carry, mask, resets)
+    xs, carry, mask, resets = check_forward(
+        cell, params, xs, carry0, mask, resets, finite=finite_check
+    )
+    kernel = kernel_for(cell, xs.dtype)
+    hs, hs_ext, carry, caches, lease = driver.forward(
+        kernel, params, xs, carry, mask, resets, keep=True, workspace=workspace or Workspace()
+    )
+    return hs, carry, Tape(xs, hs_ext, caches, mask, resets, kernel, lease)
 
 
 def infer(
@@ -103,95 +108,21 @@ def infer(
     resets: Any = None,
     *,
     finite_check: bool = True,
+    workspace: Workspace | None = None,
 ) -> tuple[Array, Any]:
     """``forward`` for inference: the same outputs and final carry, without keeping a tape.
 
     Returns:
         hs (T, B, H) and the final carry; the arguments and checks are those of ``forward``.
     """
-    xs, carry, mask, resets = _check_forward(cell, params, xs, carry0, mask, resets, finite_check)
-    kernels = _kernels(cell)
-    if kernels is not None:
-        hs, _, carry, _ = kernels.forward(params, xs, carry, mask, resets, keep=False)
-        return hs, carry
-    hs, carry, _ = _forward_steps(cell, params, xs, carry, mask, resets)
+    xs, carry, mask, resets = check_forward(
+        cell, params, xs, carry0, mask, resets, finite=finite_check
+    )
+    kernel = kernel_for(cell, xs.dtype)
+    hs, _, carry, _, _ = driver.forward(
+        kernel, params, xs, carry, mask, resets, keep=False, workspace=workspace or Workspace()
+    )
     return hs, carry
-
-
-def _kernels(cell: Cell) -> SequenceKernels | None:
-    """The cell's fused sequence kernels, or None to call its step functions step by step."""
-    return getattr(cell, "sequence_kernels", None)
-
-
-def _check_forward(
-    cell: Cell,
-    params: CellParams,
-    xs: Any,
-    carry0: Any,
-    mask: Any,
-    resets: Any,
-    finite_check: bool,
-) -> tuple[Array, Any, np.ndarray | None, np.ndarray | None]:
-    """Every check of ``forward``; returns (xs, carry0, mask, resets) ready for the loop."""
-    D, H, dtype = check_params(cell, params)
-    xs = check_sequence(xs, D, dtype, finite=finite_check)
-    T, B, _ = xs.shape
-    mask = check_mask(mask, T, B)
-    if mask is not None and mask.all():
-        mask = None  # every step valid: the same as no mask, and the fused loops apply
-    resets = check_mask(resets, T, B, name="resets")
-    if resets is not None and not resets.any():
-        resets = None
-    if carry0 is None:
-        carry = zero_carry(cell, B, H, dtype)
-    else:
-        carry = check_carry(cell, carry0, B, H, dtype, name="carry0", finite=finite_check)
-    return xs, carry, mask, resets
-
-
-def _forward_steps(
-    cell: Cell,
-    params: CellParams,
-    xs: Array,
-    carry: Any,
-    mask: np.ndarray | None,
-    resets: np.ndarray | None,
-) -> tuple[Array, Any, Tape]:
-    """The generic loop: ``cell.step_forward`` at every step, for any cell, mask and resets."""
-    T, B, _ = xs.shape
-    H = carry.h.shape[1]
-    dtype = xs.dtype
-    xp = cell.input_projection(params, xs)  # (T, B, G*H)
-    hs_ext = np.empty((T + 1, B, H), dtype=dtype)
-    hs_ext[0] = carry.h
-    # With resets, hs_ext holds the carry after the reset, so the outputs need their own array.
-    hs_out = None if resets is None else np.empty((T, B, H), dtype=dtype)
-    caches = [None] * T
-    columns = None if mask is None else mask[:, :, None]  # (T, B, 1)
-    for t in range(T):
-        if resets is not None and resets[t].any():
-            carry = _zero_rows(carry, resets[t])
-            hs_ext[t] = carry.h
-        new_carry, caches[t] = cell.step_forward(params, xp[t], carry)
-        if columns is not None:
-            m = columns[t]
-            new_carry = type(carry)(
-                *(np.where(m, n, o) for n, o in zip(new_carry, carry, strict=True))
-            )
-        hs_ext[t + 1] = new_carry.h
-        if hs_out is not None:
-            hs_out[t] = new_carry.h
-        carry = new_carry
-    hs = hs_ext[1:] if hs_out is None else hs_out
-    if columns is not None:
-        hs = np.where(columns, hs, 0).astype(dtype, copy=False)
-    return hs, carry, Tape(xs, hs_ext, caches, mask, resets)
-
-
-def _zero_rows(carry: Any, rows: np.ndarray) -> Any:
-    """The carry with the sequences selected by ``rows`` (B,) set to zero."""
-    keep = ~rows[:, None]  # (B, 1)
-    return type(carry)(*(a * keep for a in carry))
 
 
 def backward(
@@ -203,6 +134,8 @@ def backward(
     *,
     observer: Observer | None = None,
     input_grad: bool = True,
+    release: bool = False,
+    workspace: Workspace | None = None,
 ) -> tuple[CellParams, Array | None, Any]:
     """Backpropagate through every step of the tape.
 
@@ -216,6 +149,10 @@ def backward(
         input_grad: False when no gradient of the inputs is needed (a first layer fed with
             data, like a torch input without requires_grad): dxs is then None, and the fused
             loops skip its product.
+        release: give the tape's memory back to its workspace afterwards, for the next forward
+            pass to reuse (as PyTorch frees a graph after ``backward()``); the tape cannot be
+            read again. False keeps it for another backward pass or for reading its caches.
+        workspace: scratch memory for this pass, as for ``forward``.
 
     Returns:
         (parameter gradients shaped like ``params``, dxs (T, B, D) or None, dcarry0).
@@ -224,46 +161,28 @@ def backward(
         raise BpttTypeError(
             f"`tape` is {type(tape).__name__}; pass the Tape that forward returned."
         )
-    xs, hs_ext, caches, mask, resets = tape
-    T, B, _ = xs.shape
-    _, H, dtype, dhs = check_backward(cell, params, xs, hs_ext.shape[-1], dhs, finite=False)
+    tape.lease.check()
+    xs, hs_ext, caches, mask, resets, kernel, lease = tape
+    B = xs.shape[1]
+    _, H, dtype, dhs = check_backward(cell, params, xs, hs_ext.shape[-1], dhs)
     if dcarry_T is None:
         dcarry = zero_carry(cell, B, H, dtype)
     else:
         dcarry = check_carry(cell, dcarry_T, B, H, dtype, name="dcarry_T")
-
-    kernels = _kernels(cell)
-    if (
-        kernels is not None
-        and isinstance(caches, SequenceCaches)
-        and caches.kernels is kernels
-        and len(caches) == T
-    ):
-        return kernels.backward(
-            params, xs, hs_ext, caches, dhs, dcarry, mask, resets, observer, input_grad
-        )
-
-    GH = cell.num_gates * H
-    dxp = np.empty((T, B, GH), dtype=dtype)
-    dhp = np.empty((T, B, GH), dtype=dtype) if cell.separate_hidden_grad else dxp
-    columns = None if mask is None else mask[:, :, None]  # (T, B, 1)
-    for t in range(T - 1, -1, -1):
-        if dhs is not None:
-            dh_out = dhs[t] if columns is None else np.where(columns[t], dhs[t], 0)
-            dcarry = dcarry._replace(h=dcarry.h + dh_out)
-        if observer is not None:
-            observer(t, dcarry)
-        if columns is None:
-            dcarry, dxp[t], dhp_t = cell.step_backward(params, caches[t], dcarry)
-        else:
-            m = columns[t]
-            d_in = type(dcarry)(*(np.where(m, d, 0) for d in dcarry))
-            d_prev, dxp[t], dhp_t = cell.step_backward(params, caches[t], d_in)
-            # A padded step passes its carry through unchanged, and so its gradient.
-            dcarry = type(dcarry)(*(np.where(m, p, d) for p, d in zip(d_prev, dcarry, strict=True)))
-        if cell.separate_hidden_grad:
-            dhp[t] = dhp_t
-        if resets is not None and resets[t].any():
-            dcarry = _zero_rows(dcarry, resets[t])  # the gradient stops at a reset
-    grads, dxs = cell.weight_grads(params, xs, hs_ext[:-1], dxp, dhp)
-    return grads, dxs if input_grad else None, dcarry
+    result = driver.backward(
+        kernel,
+        params,
+        xs,
+        hs_ext,
+        caches,
+        dhs,
+        dcarry,
+        mask,
+        resets,
+        observer=observer,
+        input_grad=input_grad,
+        workspace=workspace or Workspace(),
+    )
+    if release:
+        lease.release()
+    return result

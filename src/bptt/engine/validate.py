@@ -9,9 +9,88 @@ from typing import Any
 
 import numpy as np
 
-from bptt.cells.base import check_params
 from bptt.errors import BpttError, BpttTypeError
-from bptt.types import Array
+from bptt.types import CELL_METHODS, Array, Cell, CellParams
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def check_cell(cell: Any) -> None:
+    """Raise BpttTypeError for an object that does not follow the Cell protocol."""
+    needed = ("name", "params_type", "carry_type", *CELL_METHODS[1:])  # all but init_params
+    missing = [name for name in needed if not hasattr(cell, name)]
+    if missing:
+        raise BpttTypeError(
+            f"`cell` ({type(cell).__name__}) lacks {missing}; a cell follows the Cell protocol "
+            "of bptt.types: name, params_type, carry_type, " + ", ".join(CELL_METHODS) + "."
+        )
+
+
+def check_params(cell: Cell, params: Any) -> tuple[int, int, np.dtype]:
+    """Check that ``params`` belong to ``cell`` and are consistent; return (D, H, dtype).
+
+    Raises:
+        BpttTypeError: not a cell, params of another cell type, or arrays of mixed or
+            non-float dtypes.
+        BpttError: weight shapes that do not fit together (the cell's ``sizes`` says).
+    """
+    check_cell(cell)
+    if not isinstance(params, cell.params_type):
+        raise BpttTypeError(
+            f"`params` are {type(params).__name__} but the {cell.name} cell expects "
+            f"{cell.params_type.__name__}. Initialise them with the same cell's init_params."
+        )
+    for field, value in zip(params._fields, params, strict=True):
+        if not isinstance(value, np.ndarray):
+            raise BpttTypeError(
+                f"`params.{field}` is {type(value).__name__}; expected a NumPy array. "
+                "Build the parameters with the cell's init_params."
+            )
+    dtypes = {a.dtype for a in params}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in FLOAT_DTYPES:
+        raise BpttTypeError(
+            f"`params` must all be float32 or all float64, got dtypes "
+            f"{sorted(str(d) for d in dtypes)}. Cast them with .astype(np.float32) or np.float64."
+        )
+    D, H = cell.sizes(params)
+    return D, H, next(iter(dtypes))
+
+
+def check_forward(
+    cell: Cell,
+    params: CellParams,
+    xs: Any,
+    carry0: Any,
+    mask: Any,
+    resets: Any,
+    *,
+    finite: bool,
+) -> tuple[Array, Any, np.ndarray | None, np.ndarray | None]:
+    """Every check of a forward pass, made once where a sequence enters the engine.
+
+    ``finite`` scans ``xs`` and ``carry0`` for NaN/Inf: True for values from a user, False for
+    values a caller has checked or produced (a model's inner layers, a replayed segment), so
+    that values which become non-finite inside a model propagate and are counted by the
+    trainer, on the full and the checkpointed path alike.
+
+    Returns:
+        (xs, carry0, mask, resets) ready for the loop: xs C-contiguous in the parameters'
+        dtype, a zero carry0 when None, an all-True mask and an all-False resets as None.
+    """
+    D, H, dtype = check_params(cell, params)
+    xs = check_sequence(xs, D, dtype, finite=finite)
+    T, B, _ = xs.shape
+    mask = check_mask(mask, T, B)
+    if mask is not None and mask.all():
+        mask = None  # every step valid: the same as no mask
+    resets = check_mask(resets, T, B, name="resets")
+    if resets is not None and not resets.any():
+        resets = None
+    if carry0 is None:
+        carry = zero_carry(cell, B, H, dtype)
+    else:
+        carry = check_carry(cell, carry0, B, H, dtype, name="carry0", finite=finite)
+    return xs, carry, mask, resets
 
 
 def check_sequence(
@@ -102,7 +181,8 @@ def check_carry(
     if not isinstance(carry, carry_type):
         raise BpttTypeError(
             f"`{name}` is {type(carry).__name__} but the {cell.name} cell expects "
-            f"{carry_type.__name__}{carry_type._fields}."
+            f"{carry_type.__name__}{carry_type._fields}: build it as "
+            f"{carry_type.__name__}(*arrays) of (B, H) = ({B}, {H}) arrays."
         )
     fields = []
     for field, value in zip(carry_type._fields, carry, strict=True):
@@ -128,11 +208,12 @@ def zero_carry(cell: Any, batch_size: int, hidden_size: int, dtype: Any) -> Any:
 
 
 def check_backward(
-    cell: Any, params: Any, xs: Array, H_tape: int, dhs: Any, *, finite: bool
+    cell: Any, params: Any, xs: Array, H_tape: int, dhs: Any
 ) -> tuple[int, int, np.dtype, Array | None]:
     """The checks every backward pass makes before any work: ``params`` fit the tape, which
     recorded inputs ``xs`` (T, B, D) and H hidden units, and ``dhs`` is None or (T, B, H)
-    floats (with ``finite``, also free of NaN/Inf and representable in the parameters' dtype).
+    floats. Gradients are not scanned for NaN/Inf: like values inside a model, a non-finite
+    gradient propagates, and the trainer counts it.
 
     Returns:
         (D, H, dtype, dhs cast to dtype or None).
@@ -151,7 +232,4 @@ def check_backward(
         raise BpttTypeError(f"`dhs` has dtype {dhs.dtype}; expected floats.")
     if dhs.shape != (T, B, H):
         raise BpttError(f"`dhs` has shape {dhs.shape}, expected (T, B, H) = {(T, B, H)}.")
-    if finite:
-        check_finite(dhs, "dhs")
-        check_representable(dhs, dtype, "dhs")
     return D, H, dtype, np.asarray(dhs, dtype=dtype)

@@ -1,6 +1,6 @@
-"""Checkpointing schedules (bptt.engine.schedule), tested on their own.
+"""Recomputation plans (bptt.engine.plan), tested on their own.
 
-The dynamic program is checked against an exhaustive search over every schedule of the memory
+The dynamic program is checked against an exhaustive search over every plan of the memory
 model in the module docstring, and every plan is replayed symbolically: each sweep must start
 from a carry that is stored at that moment, and no moment may hold more than the budget.
 """
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from bptt.engine import schedule
-from bptt.engine.schedule import (
+from bptt.engine import plan as plans
+from bptt.engine.plan import (
     Advance,
     Reverse,
     evaluated_steps,
@@ -32,7 +32,7 @@ from bptt.engine.schedule import (
 
 
 def brute_force_cost(T: int, m: int) -> int:
-    """The fewest step evaluations over every schedule of the model (Dijkstra on states).
+    """The fewest step evaluations over every plan of the model (Dijkstra on states).
 
     A state is (working carry position or None, stored positions >= 1, cached steps, gradient
     frontier g: steps >= g are done). Moves: load a stored carry (or carry0) into the working
@@ -200,7 +200,7 @@ def test_hsm_plan_replay_order():
 
 def test_T_1000_with_50_slots_costs_at_most_2T_and_is_fast():
     hsm_plan.cache_clear()
-    schedule._hsm_tables.cache_clear()  # time the dynamic program, not a cached table
+    plans._hsm_tables.cache_clear()  # time the dynamic program, not a cached table
     start = time.perf_counter()
     plan = hsm_plan(1000, 50)
     elapsed = time.perf_counter() - start

@@ -1,6 +1,7 @@
-"""Checkpointing schedules for memory-budgeted BPTT: which carries to keep, which steps to replay.
+"""Recomputation plans for memory-budgeted (checkpointed) BPTT: which carries to keep, which
+steps to replay.
 
-A schedule is a plan, a tuple of two kinds of action over steps 0..T-1, where position p is
+A plan is a tuple of two kinds of action over steps 0..T-1, where position p is
 the carry that enters step p (position 0 is ``carry0``):
 
     Advance(start, stop)          from the carry stored at ``start``, run steps [start, stop)
@@ -44,7 +45,7 @@ is then an S problem, and the left part [0, y) is solved afterwards, with the sa
 So F(t, 1) = t(t + 1) / 2 and F(t, m) = t for m >= t. The split y + C(t - y, m - 1) + C(y, m)
 is BPTT-HSM's as usually quoted (C(t, 1) = t(t + 1)/2, C(t, m) = t for t <= m; this project
 has not checked the recursion against the paper's text). The no-store move and the reuse of a
-dropped start's slot are what this engine can also do; an exhaustive search over every schedule
+dropped start's slot are what this engine can also do; an exhaustive search over every plan
 of the model above agrees with F for T <= 11, m <= 5 (the tests rerun T <= 7, m <= 4), and
 the split alone costs more (T = 7, m = 2: 17 step evaluations instead of 15; T = 100, m = 5:
 381 instead of 352).

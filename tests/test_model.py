@@ -168,7 +168,9 @@ def test_bad_config():
 def test_wrong_number_of_carries():
     model = Model(ModelConfig(cell="gru", input_size=D, hidden_size=H, num_layers=2))
     params = model.init(np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"`carries0` must be a tuple of 2 carries \(num_layers=2 x directions=1\)"):
+    with pytest.raises(
+        ValueError, match=r"`carries0` must be a tuple of 2 carries \(num_layers=2 x directions=1\)"
+    ):
         model.forward(params, _float_inputs(), carries0=(None,))
 
 
@@ -194,3 +196,43 @@ def test_without_input_grad_the_parameter_gradients_are_the_same(vocab):
     for a, b in zip(carries_got, carries_want, strict=True):
         for x, y in zip(a, b, strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("memory_policy", [None, "sqrt"], ids=["full", "checkpointed"])
+def test_values_that_overflow_inside_the_model_are_one_skipped_update(memory_policy):
+    """One rule on both paths: the model checks its inputs once; a value that becomes
+    non-finite inside it propagates, and train_step skips the update (counted), instead of
+    an inner layer refusing it as bad input ("carry0.h contains NaN or Inf")."""
+    from bptt.engine.truncated import windows
+    from bptt.optim import sgd
+    from bptt.train.state import init_state, train_step
+    from bptt.window import Batch
+
+    model = Model(
+        ModelConfig(cell="relu", input_size=2, hidden_size=4, num_layers=2, output_size=1)
+    )
+    optimizer = sgd(0.1)
+    state = init_state(model, optimizer, seed=0)
+    params = dict(state.params)
+    params["layers.0.W_h"] = np.full_like(params["layers.0.W_h"], 1e10)  # diverges in 4 steps
+    state = state._replace(params=params)
+    T = 16
+    rng = np.random.default_rng(0)
+    batch = Batch(np.abs(rng.standard_normal((T, 3, 2))) + 1, np.zeros((T, 3, 1)))
+    with np.errstate(over="ignore", invalid="ignore"):  # NumPy's default would warn
+        outputs, _, _ = model.forward(params, batch.inputs, memory_policy=memory_policy)
+        assert not np.isfinite(outputs).all()
+        (window,) = windows(T, None)
+        new, metrics = train_step(
+            state,
+            batch,
+            window,
+            model=model,
+            optimizer=optimizer,
+            loss="mse",
+            memory_policy=memory_policy,
+        )
+    assert metrics.nonfinite and not metrics.updated
+    assert new.step == 0 and new.nonfinite_total == 1
+    for name in params:
+        np.testing.assert_array_equal(new.params[name], params[name])

@@ -2,6 +2,7 @@
 
 ``softmax_cross_entropy`` uses a stable log-sum-exp and averages over the valid positions
 of a mask; ``mse`` averages over every valid element, like torch.nn.MSELoss(reduction="mean").
+``softmax_nll`` is the forward part alone, per position, for evaluation (no gradient).
 """
 
 from __future__ import annotations
@@ -75,6 +76,43 @@ def softmax_cross_entropy(logits: Array, targets: Any, mask: Any = None) -> tupl
         dlogits *= mask[..., None]
     dlogits /= count
     return float(loss), dlogits.astype(logits.dtype, copy=False)
+
+
+def softmax_nll(logits: Array, targets: Any) -> np.ndarray:
+    """The negative log-likelihood of each target under softmax(logits), in nats.
+
+    nll = log sum_v exp(z_v) - z_target with z = logits - max(logits), the stable log-sum-exp
+    of ``softmax_cross_entropy`` without the mean and the gradient. Computed in the dtype of
+    ``logits`` (pass float64 for exact sums over many positions).
+
+    Args:
+        logits: (..., V) unnormalised scores, e.g. (N, V).
+        targets: (...) integer class ids in [0, V).
+
+    Returns:
+        (...) the loss of every position.
+
+    Example:
+        >>> float(softmax_nll(np.zeros((1, 4)), np.array([2]))[0])  # log 4
+        1.3862943611198906
+    """
+    logits = np.asarray(logits)
+    targets = np.asarray(targets)
+    if targets.shape != logits.shape[:-1] or targets.dtype.kind not in "iu":
+        raise BpttError(
+            f"`targets` must be integer class ids of shape {logits.shape[:-1]} (one per row of "
+            f"`logits` {logits.shape}), got dtype {targets.dtype} and shape {targets.shape}."
+        )
+    V = logits.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= V):
+        raise BpttError(
+            f"`targets` holds class ids in [{targets.min()}, {targets.max()}] but there are "
+            f"V={V} classes (valid ids 0..{V - 1})."
+        )
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., V), max entry 0
+    with np.errstate(under="ignore"):  # exp of a very negative score is 0, as intended
+        log_z = np.log(np.exp(shifted).sum(axis=-1))  # (...)
+    return log_z - np.take_along_axis(shifted, targets[..., None], axis=-1)[..., 0]
 
 
 def mse(predictions: Array, targets: Any, mask: Any = None) -> tuple[float, Array]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bptt.cells import CELL_NAMES
+from bptt.cells import CELL_NAMES, make_cell
 from bptt.errors import BpttError
 from bptt.model import ModelConfig
 from bptt.testing import check_model_gradients
@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   bptt gradcheck                              every cell, single / stacked / bidirectional / masked
   bptt gradcheck --cell lstm --layers 3       one configuration
   bptt gradcheck --cell gru --bidirectional --masked --seq-len 7 --hidden 5
+  bptt gradcheck --cell mycells:PeepholeLSTM  a cell class of your own
 """
 
 # (label, layers, bidirectional, masked) run for each cell when no variant option is given.
@@ -40,7 +41,13 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--cell", default="all", choices=("all", *CELL_NAMES))
+    parser.add_argument(
+        "--cell",
+        default="all",
+        metavar="CELL",
+        help=f"all (default), {', '.join(CELL_NAMES)}, or package.module:ClassName for a "
+        "cell class of your own",
+    )
     parser.add_argument("--seq-len", type=int, default=5, help="T (default 5)")
     parser.add_argument("--batch", type=int, default=3, help="B (default 3)")
     parser.add_argument("--input-size", type=int, default=4, help="D (default 4)")
@@ -73,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
                 args.masked,
             ),
         )
-    cells = [c for c in CELL_NAMES if c != "irnn"] if args.cell == "all" else [args.cell]
+    if args.cell == "all":
+        cells = [c for c in CELL_NAMES if c != "irnn"]
+    else:
+        make_cell(args.cell)  # an unknown name, or a "module:Class" that cannot be built
+        cells = [args.cell]
     rng = np.random.default_rng(args.seed)
     worst = 0.0
     print(f"{'cell':<6} {'variant':<26} {'gradient':<26} {'max rel err':>11}")

@@ -1,4 +1,4 @@
-"""Acceptance experiments of the training issue, each over 3 seeds; a claim passes when >= 2 do.
+"""Acceptance experiments of training, each over 3 seeds; a claim passes when >= 2 do.
 
     python experiments/acceptance.py adding        LSTM and GRU reach test MSE <= 0.01 at T=100,
                                                    a tanh RNN stays above it (10,000 updates)
@@ -31,7 +31,9 @@ from bptt.data.ngram import fit_ngram, ngram_nll, tune_alpha
 from bptt.data.synthetic import ADDING_BASELINE_MSE, copy_baseline
 from bptt.train.checkpoint import list_checkpoints, load_checkpoint
 from bptt.train.config import resolve_config
-from bptt.train.trainer import Trainer, evaluate, resume_config
+from bptt.train.evaluate import evaluate
+from bptt.train.resume import resume_config
+from bptt.train.trainer import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2)
@@ -53,7 +55,7 @@ def _record(experiment: str, row: dict) -> None:
 def _train(settings: dict) -> tuple[Trainer, float]:
     """Train, or continue a run found in the output directory (resuming is bit for bit, so a
     run extended to more updates equals a run made with that many from the start)."""
-    config = resolve_config(None, settings)
+    config = resolve_config(settings)
     ckpt = None
     if list_checkpoints(Path(config.out) / "checkpoints"):
         ckpt = load_checkpoint(config.out)
@@ -73,8 +75,7 @@ def adding(seeds: tuple[int, ...], cells: list[str], work: Path) -> None:
                 cell=cell,
                 hidden_size=128,
                 batch_size=50,
-                k1=0,
-                k2=0,
+                bptt="full",
                 optimizer="adam",
                 learning_rate=1e-3,
                 clip=1.0,
@@ -140,7 +141,7 @@ def shakespeare(seeds: tuple[int, ...], work: Path) -> None:
                     "settings": settings,
                 },
             )
-    task = Trainer(resolve_config(None, {"out": str(work / "ngram")}), stream=io.StringIO()).task
+    task = Trainer(resolve_config({"out": str(work / "ngram")}), stream=io.StringIO()).task
     alphas = (1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
     alpha, valid_nats = tune_alpha(
         task.splits["train"], task.splits["valid"], task.vocab.size, n=3, alphas=alphas
@@ -168,8 +169,7 @@ def copy(seeds: tuple[int, ...], ks: tuple[int, ...], work: Path) -> None:
                 hidden_size=128,
                 embed_size=16,
                 batch_size=32,
-                k1=k,
-                k2=k,
+                bptt="full" if k == 0 else k,
                 optimizer="adam",
                 learning_rate=1e-3,
                 clip=1.0,

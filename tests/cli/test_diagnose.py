@@ -123,3 +123,22 @@ def test_bad_input(tmp_path, capsys):
     capsys.readouterr()
     _error(capsys, ["diagnose", "--checkpoint", str(run), "--cell", "gru"], "does not match")
     _error(capsys, ["diagnose", "--checkpoint", str(run), "--task", "copy"], "does not match")
+
+
+def test_a_fresh_model_has_the_config_layers_of_train():
+    """Diagnose's own defaults are a layer under the task's defaults and the options."""
+    from bptt.cli import build_parser
+    from bptt.cli.diagnose import _fresh_config
+    from bptt.train.real_tasks import DEFAULTS
+
+    def config(*options):
+        return _fresh_config(build_parser().parse_args(["diagnose", *options]))
+
+    assert (config().task, config().cell, config().hidden_size) == ("adding", "lstm", 64)
+    assert config("--hidden", "8", "--cell", "gru").hidden_size == 8
+    gun_point = config("--task", "ucr:GunPoint")
+    assert (gun_point.cell, gun_point.hidden_size) == (
+        "gru",
+        DEFAULTS["ucr:GunPoint"]["hidden_size"],
+    )
+    assert config("--text", "notes.txt").task == "text"

@@ -85,15 +85,19 @@ def test_bad_text(tmp_path, fast, capsys, content, match):
         (["--k1", "0"], "`k1` must be an integer >= 1"),
         (["--lr", "0"], "`learning_rate` must be a positive number"),
         (["--lr=-1e-3"], "`learning_rate` must be a positive number"),
-        (["--cell", "lstn"], "invalid choice: 'lstn'"),
+        (["--k1", "60"], "`k1` (60) must not exceed `k2` (50)"),
+        (["--cell", "lstn"], "Unknown cell 'lstn'; expected one of rnn, relu, irnn, lstm, gru"),
+        (["--cell", "no_such_module:Cell"], "module 'no_such_module' cannot be imported"),
         (["--optimizer", "adamm"], "invalid choice: 'adamm'"),
-        (["--bptt", "5", "--full"], "Give only one of --bptt K"),
+        (["--bptt", "5", "--full"], "argument --full: not allowed with argument --bptt"),
+        (["--bptt", "5", "--k2", "8"], "gives both `bptt` (5) and `k1`/`k2`"),
+        (["--bptt", "0"], "`bptt` must be an integer K >= 1"),
         (["--task", "shakespeare", "--full"], "Full BPTT over a text stream"),
     ],
 )
 def test_bad_options(tmp_path, text_file, capsys, options, match):
     args = ["train", "--text", str(text_file), "--out", str(tmp_path / "run"), *options]
-    if "invalid choice" in match:
+    if match.startswith(("invalid choice", "argument")):
         with pytest.raises(SystemExit) as exit_:
             main(args)
         assert exit_.value.code == 2
@@ -169,12 +173,10 @@ def test_sample_needs_a_text_model(tmp_path, capsys):
 
 
 def test_every_setting_has_an_option():
-    import dataclasses
-
     from bptt.cli.train import OPTIONS
-    from bptt.train.config import TrainConfig
+    from bptt.train.config import SETTINGS
 
-    assert set(OPTIONS.values()) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert {*OPTIONS.values(), "bptt"} == set(SETTINGS)  # --bptt K and --full give "bptt"
 
 
 def test_diagnose_every_logs_horizon_and_verdict(tmp_path):
@@ -216,3 +218,20 @@ def test_memory_budget_option(tmp_path, text_file, fast, capsys):
     _one_line_error(
         capsys, 2, [*args[: -len(fast)], "--memory-budget", "lots", *fast], "is not a budget"
     )
+
+
+def _without_bptt(fast):
+    i = fast.index("--bptt")
+    return fast[:i] + fast[i + 2 :]
+
+
+def test_k2_on_the_command_line_keeps_the_k1_of_the_config_file(tmp_path, text_file, fast, capsys):
+    """Layers merge first, then the truncation is checked: k1 from the file, k2 from a flag."""
+    config = tmp_path / "run.toml"
+    config.write_text(f'task = "text"\ntext = "{text_file}"\nk1 = 10\n')
+    out = tmp_path / "run"
+    args = ["train", "--config", str(config), "--k2", "20", "--out", str(out)]
+    assert main([*args, *_without_bptt(fast)]) == 0
+    assert "k1 = 10\nk2 = 20\n" in capsys.readouterr().out
+    saved = load_checkpoint(out).meta["config"]
+    assert (saved["k1"], saved["k2"]) == (10, 20)

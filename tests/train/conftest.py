@@ -31,9 +31,10 @@ def text_file(tmp_path):
 
 @pytest.fixture
 def make_config(tmp_path):
-    """make_config(name, **changes): a small TrainConfig writing under tmp_path/name."""
+    """make_config(name, **changes): a small TrainConfig writing under tmp_path/name; the
+    changes are a layer over SMALL (``bptt="full"`` overrides its k1 and k2)."""
 
     def make(name="run", **changes):
-        return resolve_config(None, {**SMALL, "out": str(tmp_path / name), **changes})
+        return resolve_config({**SMALL, "out": str(tmp_path / name)}, changes)
 
     return make

@@ -7,7 +7,8 @@ import pytest
 
 from bptt.model import Model, ModelConfig
 from bptt.train.config import parse_memory_budget
-from bptt.train.trainer import Trainer, memory_policy
+from bptt.train.factories import memory_policy
+from bptt.train.trainer import Trainer
 
 
 @pytest.mark.parametrize("readout", ["all", "last"])
@@ -53,7 +54,7 @@ def test_budgets_are_parsed():
 
 
 def test_trainer_with_a_budget_in_bytes(make_config):
-    config = make_config(task="adding", seq_len=30, k1=0, k2=0, memory_budget="100KB")
+    config = make_config(task="adding", seq_len=30, bptt="full", memory_budget="100KB")
     trainer = Trainer(config, stream=io.StringIO())
     # (2G + 3) * B * H * 4 = 11 * 4 * 16 * 4 bytes per state for the LSTM: 35 states.
     assert memory_policy(config, trainer.model) == 100_000 // (11 * 4 * 16 * 4)

@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import bptt.train.config as config_module
-import bptt.train.trainer as trainer_module
 from bptt.data.timeseries import check_horizon
+from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
+from bptt.train.config import resolve_config
 from bptt.train.real_tasks import (
-    CLASSIFICATION_TASKS,
     DEFAULTS,
     REAL_TASKS,
     ClassificationTask,
@@ -23,7 +22,8 @@ from bptt.train.real_tasks import (
     real_task,
     stratified_holdout,
 )
-from bptt.train.trainer import Trainer, resume_config
+from bptt.train.resume import resume_config
+from bptt.train.trainer import Trainer
 
 needs_aeon = pytest.mark.skipif(
     importlib.util.find_spec("aeon") is None, reason="pip install 'bptt[timeseries]'"
@@ -38,25 +38,14 @@ def task(name, batch_size=1, transform=None):
     return real_task(name, SimpleNamespace(batch_size=batch_size), transform=transform)
 
 
-@pytest.fixture
-def hooked(monkeypatch):
-    """The Trainer with make_task and the task list extended as in the proposed hook."""
-    monkeypatch.setattr(config_module, "TASKS", config_module.TASKS + REAL_TASKS)
-    monkeypatch.setattr(
-        config_module, "SEQUENCE_TASKS", config_module.SEQUENCE_TASKS + CLASSIFICATION_TASKS
-    )
-    make = trainer_module.make_task
-
-    def make_task(config):
-        return real_task(config.task, config) if config.task in REAL_TASKS else make(config)
-
-    monkeypatch.setattr(trainer_module, "make_task", make_task)
+def _eval(t, split):
+    return t.eval_batches(split, seed=0, batch_size=250, num_sequences=1)
 
 
 def _fit(tmp_path, name, *, out="run", resume=None, **changes):
-    settings = {**DEFAULTS[name], "task": name, "out": str(tmp_path / out), "sample_length": 0}
+    settings = {"task": name, "out": str(tmp_path / out), "sample_length": 0}
     settings.update({"checkpoint_every": 10_000, **changes})
-    config = config_module.resolve_config(None, settings)
+    config = resolve_config(settings)  # over the task's own DEFAULTS
     if resume is not None:
         config = resume_config(resume, {"steps": changes["steps"]})
     trainer = Trainer(config, resume=resume, stream=io.StringIO())
@@ -70,11 +59,13 @@ def test_unknown_names_list_the_known_ones():
             real_task(name, SimpleNamespace(batch_size=1))
 
 
-def test_every_task_has_defaults_that_make_a_valid_config(hooked):
+def test_every_task_has_defaults_that_make_a_valid_config():
     assert set(DEFAULTS) == set(REAL_TASKS)
     for name in REAL_TASKS:
-        config = config_module.resolve_config(None, {**DEFAULTS[name], "task": name})
+        config = resolve_config({"task": name})
         assert config.task == name
+        assert config.cell == DEFAULTS[name]["cell"]
+        assert config.full_bptt == (DEFAULTS[name].get("bptt") == "full")
 
 
 def test_stratified_holdout_is_seeded_disjoint_and_per_class():
@@ -98,10 +89,10 @@ def test_italy_power_demand_splits_and_published_baseline():
     assert t.metric.baseline == pytest.approx(1 - 0.0447)
     assert "Dau et al. 2018" in t.metric.baseline_source and not t.metric.lower_is_better
     assert t.model_io() == {"input_size": 1, "output_size": 2}
-    test = list(t.eval_batches(0, 1, 250, split="test"))
+    test = list(_eval(t, "test"))
     assert sum(b.inputs.shape[1] for b in test) == 1029
     with pytest.raises(ValueError, match="`split` must be one of"):
-        next(t.eval_batches(0, 1, 250, split="dev"))
+        next(_eval(t, "dev"))
 
 
 @needs_aeon
@@ -134,7 +125,7 @@ def test_japanese_vowels_batches_read_the_last_valid_step():
 
 
 @needs_aeon
-def test_tiny_run_beats_the_majority_class_on_italy_power_demand(hooked, tmp_path):
+def test_tiny_run_beats_the_majority_class_on_italy_power_demand(tmp_path):
     trainer = _fit(
         tmp_path, "ucr:ItalyPowerDemand", hidden_size=16, steps=150, eval_every=150, log_every=50
     )
@@ -155,7 +146,7 @@ def test_forecast_batches_streams_and_masks():
     # A change touching a filled (interpolated) week carries no loss.
     assert (~batch.loss_mask).sum() > 0
     assert not batch.loss_mask[~t.observed[1 : 4 * L + 1].reshape(4, L).T].any()
-    (valid,) = t.eval_batches(0, 1, 250, split="valid")
+    (valid,) = _eval(t, "valid")
     assert valid.inputs.shape == (1941 - 1 - 1, 1, 1)
     steps = np.flatnonzero(valid.loss_mask[:, 0]) + 1 + t.offset  # original step of each target
     assert steps.min() >= 1598 and steps.max() == 1940
@@ -175,7 +166,7 @@ def test_level_and_diff_give_the_same_original_values():
 
 
 @needs_statsmodels
-def test_tiny_forecaster_beats_the_last_value(hooked, tmp_path):
+def test_tiny_forecaster_beats_the_last_value(tmp_path):
     trainer = _fit(tmp_path, "sunspots", hidden_size=16, steps=150, eval_every=150, log_every=50)
     valid = trainer.evaluate("valid")["mse"]
     assert valid < trainer.task.metric.baseline
@@ -191,7 +182,7 @@ def test_tiny_forecaster_beats_the_last_value(hooked, tmp_path):
 @needs_statsmodels
 def test_a_horizon_longer_than_the_test_part_is_refused():
     t = task("sunspots")
-    model = trainer_module.Model(trainer_module.ModelConfig(input_size=1, output_size=1))
+    model = Model(ModelConfig(input_size=1, output_size=1))
     params = model.init(np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"`horizon`=47 is longer than the test part \(46"):
         forecast_report(t, model, params, horizon=47)
@@ -211,7 +202,7 @@ def test_too_many_streams_for_a_short_series():
         ("co2", {"hidden_size": 8, "k1": 100, "k2": 150}),  # 8 streams of 199: 2 windows a pass
     ],
 )
-def test_resume_is_bit_for_bit(hooked, tmp_path, name, small):
+def test_resume_is_bit_for_bit(tmp_path, name, small):
     """Batch i is a pure function of (seed, i), so a resumed run continues exactly."""
     needed = "aeon" if name.startswith("ucr:") else "statsmodels"
     if importlib.util.find_spec(needed) is None:

@@ -8,7 +8,8 @@ import pytest
 
 from bptt.data.synthetic import ADDING_BASELINE_MSE, copy_baseline
 from bptt.train.checkpoint import list_checkpoints, load_checkpoint
-from bptt.train.trainer import Trainer, TrainingDivergedError, resume_config
+from bptt.train.resume import resume_config
+from bptt.train.trainer import Trainer, TrainingDivergedError
 
 
 def _fit(config, resume=None):
@@ -59,6 +60,39 @@ def test_resume_is_bit_for_bit(tmp_path, make_config, text_file, changes):
     resumed = _fit(config, resume=ckpt)
     assert first.state.step == 8
     _assert_same_state(resumed.state, straight.state)
+
+
+def _as_older_versions_saved_it(path):
+    """Rewrite a checkpoint's config the way earlier versions spelt full BPTT: k1 = k2 = 0."""
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["config"].pop("bptt") == "full"
+    meta["config"].update(k1=0, k2=0)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def test_a_checkpoint_of_an_older_version_resumes_bit_for_bit(tmp_path, make_config):
+    changes = {"task": "adding", "seq_len": 6, "bptt": "full", "dropout": 0.1}
+    straight = _fit(make_config("straight", **changes))
+    _fit(make_config("split", **changes, steps=8, checkpoint_every=8))
+    path = list_checkpoints(tmp_path / "split" / "checkpoints")[-1]
+    _as_older_versions_saved_it(path)
+    ckpt = load_checkpoint(path)
+    assert (ckpt.meta["config"]["k1"], ckpt.meta["config"]["k2"]) == (0, 0)
+    config = resume_config(ckpt, {"steps": 12})
+    assert config.full_bptt
+    resumed = _fit(config, resume=ckpt)
+    _assert_same_state(resumed.state, straight.state)
+
+
+def test_resuming_refuses_another_truncation(tmp_path, make_config):
+    _fit(make_config("run", task="adding", seq_len=6, steps=4))
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert resume_config(ckpt, {"k1": 8, "k2": None, "bptt": None}).truncation == (8, 8)
+    with pytest.raises(ValueError, match=r"truncation=Truncation\(k1=8, k2=8\) in the checkpoint"):
+        resume_config(ckpt, {"k2": 9})
 
 
 def test_checkpoints_hold_everything_and_keep_the_last_k(make_config, text_file):
@@ -114,8 +148,7 @@ def test_adding_learns_well_below_the_baseline(make_config):
     config = make_config(
         task="adding",
         seq_len=10,
-        k1=0,
-        k2=0,
+        bptt="full",
         hidden_size=32,
         batch_size=32,
         steps=400,
@@ -132,8 +165,7 @@ def test_copy_learns_below_the_memoryless_baseline(make_config):
     config = make_config(
         task="copy",
         seq_len=5,
-        k1=0,
-        k2=0,
+        bptt="full",
         hidden_size=64,
         batch_size=32,
         steps=400,
@@ -150,8 +182,7 @@ def test_temporal_order_learns_above_chance(make_config):
     config = make_config(
         task="temporal",
         seq_len=12,
-        k1=0,
-        k2=0,
+        bptt="full",
         hidden_size=32,
         batch_size=32,
         steps=300,

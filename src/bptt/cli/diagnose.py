@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bptt.cells import CELL_NAMES
+from bptt.cells import CELL_NAMES, make_cell
 from bptt.diagnostics import compare, summary_table, write_report
+from bptt.engine.truncated import truncation, windows
 from bptt.errors import BpttError
-from bptt.model import Model, ModelConfig
+from bptt.model import Model
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import TASKS, resolve_config
-from bptt.train.real_tasks import FORECAST_TASKS
-from bptt.train.tasks import StreamTask
-from bptt.train.trainer import check_writable, make_task, model_config_for
+from bptt.train.config import TASKS, Layer, TrainConfig, resolve_config
+from bptt.train.factories import make_task, model_config_for
+from bptt.train.resume import saved_config, saved_model
+from bptt.train.rundir import check_writable
+from bptt.train.tasks import Task
 from bptt.window import Batch
 
 EXAMPLES = """examples:
@@ -25,7 +26,12 @@ EXAMPLES = """examples:
   bptt diagnose --task copy --seq-len 50 --compare rnn,lstm,gru
   bptt diagnose --checkpoint runs/latest                   a trained model on its own data
   bptt diagnose --task adding --sweep 5,10,25,50,100 --out report/
+  bptt diagnose --task copy --cell mycells:PeepholeLSTM    a cell class of your own
 """
+
+# The defaults of a fresh model here, a layer under the task's own defaults and the options
+# (bptt.train.config.resolve_config): a smaller model than `bptt train`'s, on the adding task.
+DIAGNOSE_DEFAULTS = {"task": "adding", "hidden_size": 64}
 
 
 def register(subparsers: Any) -> None:
@@ -43,11 +49,21 @@ def register(subparsers: Any) -> None:
     )
     add = p.add_argument
     add("--checkpoint", metavar="PATH", help="a trained model (file or run directory)")
-    add("--task", choices=TASKS, help="task of a fresh model (default adding)")
+    add("--task", choices=TASKS, metavar="TASK", help="task of a fresh model (default adding)")
     add("--text", metavar="PATH", help="text file for --task text")
-    add("--cell", choices=CELL_NAMES, help="cell of a fresh model (default lstm)")
+    add(
+        "--cell",
+        metavar="CELL",
+        help=f"cell of a fresh model: {', '.join(CELL_NAMES)} or package.module:ClassName "
+        "(default: the task's, else lstm)",
+    )
     add("--compare", metavar="CELLS", help="comma-separated cells side by side, e.g. rnn,lstm")
-    add("--hidden", type=int, default=None, help="hidden units of a fresh model (64)")
+    add(
+        "--hidden",
+        type=int,
+        default=None,
+        help="hidden units of a fresh model (the task's, else 64)",
+    )
     add("--layers", type=int, default=None, help="layers of a fresh model (1)")
     add("--seq-len", type=int, default=None, help="T of the synthetic task (100)")
     add("--window", type=int, default=100, help="steps per text batch (100)")
@@ -68,13 +84,39 @@ def _ints(text: str, option: str) -> list[int]:
         raise BpttError(f"`{option}` takes comma-separated integers, got {text!r}.") from None
 
 
-def _batches(task: Any, config: Any, args: argparse.Namespace) -> list[Batch]:
-    """Batches of the task's own data: validation text windows, or fresh sequences."""
-    if isinstance(task, StreamTask):
-        windows = task.eval_batches("valid", args.batch_size, args.window)
-        return [w for _, w in zip(range(args.batches), windows, strict=False)]
-    draws = task.eval_batches(config.seed, args.batches * args.batch_size, args.batch_size)
-    return list(itertools.islice(draws, args.batches))  # a real split yields all its batches
+def _batches(task: Task, config: TrainConfig, args: argparse.Namespace) -> list[Batch]:
+    """``--batches`` batches of the task's validation data: windows of ``--window`` steps of a
+    text (from its start), or evaluation sequences (a real split gives all it has)."""
+    found: list[Batch] = []
+    draws = task.eval_batches(
+        "valid",
+        seed=config.seed,
+        batch_size=args.batch_size,
+        num_sequences=args.batches * args.batch_size,
+    )
+    for batch in draws:
+        if task.stateful:
+            cut = windows(batch.inputs.shape[0], truncation(args.window))
+            found.extend(batch.slice(w.start, w.stop) for w in cut[: args.batches])
+        else:
+            found.append(batch)
+        if len(found) >= args.batches:
+            break
+    return found[: args.batches]
+
+
+def _fresh_config(args: argparse.Namespace) -> TrainConfig:
+    """The config of a fresh model: the same layers as `bptt train`, with diagnose's defaults."""
+    options = {
+        "task": args.task or ("text" if args.text else None),
+        "text": args.text,
+        "cell": args.cell,
+        "hidden_size": args.hidden,
+        "num_layers": args.layers,
+        "seq_len": args.seq_len,
+        "seed": args.seed,
+    }
+    return resolve_config(Layer("command line", options), defaults=DIAGNOSE_DEFAULTS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     sweep = _ints(args.sweep, "--sweep") if args.sweep else None
     if args.checkpoint:
         ckpt = load_checkpoint(args.checkpoint)
-        config = resolve_config(ckpt.meta["config"])
+        config = saved_config(ckpt)
         for option, saved in (("task", config.task), ("cell", config.cell)):
             given = getattr(args, option)
             if given is not None and given != saved:
@@ -97,23 +139,9 @@ def run(args: argparse.Namespace) -> int:
         if args.compare:
             raise BpttError("--compare runs fresh models; it does not mix with --checkpoint.")
         task = make_task(config)
-        model = Model(ModelConfig(**ckpt.meta["model_config"]))
-        models = {f"{config.cell} (step {ckpt.meta['step']})": (model, ckpt.params)}
+        models = {f"{config.cell} (step {ckpt.meta['step']})": (saved_model(ckpt), ckpt.params)}
     else:
-        overrides = {
-            "task": args.task or ("text" if args.text else "adding"),
-            "text": args.text,
-            "cell": args.cell,
-            "hidden_size": args.hidden or 64,
-            "num_layers": args.layers,
-            "seq_len": args.seq_len,
-            "seed": args.seed,
-            "k1": 0,
-            "k2": 0,
-        }
-        if overrides["task"] in ("shakespeare", "text", *FORECAST_TASKS):
-            overrides.update(k1=None, k2=None)
-        config = resolve_config(None, overrides)
+        config = _fresh_config(args)
         task = make_task(config)
         cells = _cells(args.compare) if args.compare else [config.cell]
         models = {}
@@ -137,7 +165,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _cells(text: str) -> list[str]:
     cells = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in cells if c not in CELL_NAMES]
-    if unknown or not cells:
-        raise BpttError(f"--compare takes cells from {', '.join(CELL_NAMES)}, got {text!r}.")
+    if not cells:
+        raise BpttError(f"--compare takes comma-separated cells, e.g. rnn,lstm; got {text!r}.")
+    for cell in cells:
+        try:
+            make_cell(cell)
+        except BpttError as error:
+            raise BpttError(
+                f"--compare takes cells from {', '.join(CELL_NAMES)} or "
+                f"package.module:ClassName; {cell!r} in {text!r}: {error}"
+            ) from None
     return cells

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import resolve_config
-from bptt.train.trainer import evaluate, make_task
+from bptt.train.evaluate import evaluate
+from bptt.train.factories import make_task
+from bptt.train.resume import saved_config, saved_model
 
 EXAMPLES = """examples:
   bptt eval runs/latest
@@ -31,10 +31,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    config = resolve_config(ckpt.meta["config"])
+    config = saved_config(ckpt)
     task = make_task(config)
-    model = Model(ModelConfig(**ckpt.meta["model_config"]))
-    result = evaluate(model, ckpt.params, task, config, args.split)
+    result = evaluate(saved_model(ckpt), ckpt.params, task, config, args.split)
     name = task.metric.name
     print(
         f"{config.task} {args.split} {name} {result[name]:.4f} (loss {result['loss']:.4f}; "

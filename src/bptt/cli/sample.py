@@ -10,8 +10,8 @@ import numpy as np
 from bptt.data.text import Vocabulary
 from bptt.errors import BpttError
 from bptt.generate import generate
-from bptt.model import Model, ModelConfig
 from bptt.train.checkpoint import load_checkpoint
+from bptt.train.resume import saved_config, saved_model
 
 EXAMPLES = """examples:
   bptt sample runs/latest
@@ -40,12 +40,11 @@ def run(args: argparse.Namespace) -> int:
     vocab = ckpt.meta.get("vocab")
     if vocab is None:
         raise BpttError(
-            f"Checkpoint {ckpt.path} is from task {ckpt.meta['config']['task']!r}, which has no "
+            f"Checkpoint {ckpt.path} is from task {saved_config(ckpt).task!r}, which has no "
             "text vocabulary; sample from a text model (task shakespeare or text)."
         )
-    model = Model(ModelConfig(**ckpt.meta["model_config"]))
     text = generate(
-        model,
+        saved_model(ckpt),
         ckpt.params,
         Vocabulary.from_list(vocab),
         prime=args.prime,

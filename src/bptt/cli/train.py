@@ -10,31 +10,32 @@ from typing import Any
 import numpy as np
 
 from bptt.cells import CELL_NAMES
-from bptt.engine.truncated import truncation
 from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import TASKS, TrainConfig, format_config, load_toml, resolve_config
-from bptt.train.real_tasks import DEFAULTS, REAL_TASKS
-from bptt.train.tasks import StreamTask
-from bptt.train.trainer import (
-    Trainer,
-    TrainingDivergedError,
-    check_output_directory,
-    resume_config,
-)
+from bptt.train.config import TASKS, Layer, format_config, load_toml, resolve_config
+from bptt.train.real_tasks import REAL_TASKS
+from bptt.train.resume import resume_config
+from bptt.train.rundir import check_output_directory
+from bptt.train.trainer import Trainer, TrainingDivergedError
 
 EXAMPLES = """examples:
   bptt train                                   char-level LSTM on Shakespeare, BPTT(50, 50)
   bptt train --text notes.txt --cell gru --hidden 256 --bptt 100 --steps 3000
   bptt train --task adding --seq-len 100 --cell lstm --full --optimizer rmsprop --lr 1e-3 --clip 1
-  bptt train --task copy --seq-len 50 --k1 10 --k2 10 --hidden 128
+  bptt train --task copy --seq-len 50 --k1 10 --k2 20 --hidden 128
   bptt train --config run.toml --lr 1e-3       a TOML file of settings, overridden on the line
   bptt train --resume runs/latest --steps 3000 continue a run bit for bit
+  bptt train --cell mycells:PeepholeLSTM       a cell class of your own (module on the path)
+
+truncation: --bptt K is BPTT(K, K), --full is full BPTT; --k1 sets k1 and keeps k2, --k2 sets
+k2 and keeps k1, from the layers below (defaults 50 and 50, the task's defaults, the config
+file: keys bptt, k1, k2). k1 <= k2 is checked once all layers are merged.
 """
 
-# command-line option -> TrainConfig field
+# command-line option -> setting name (``bptt.train.config.SETTINGS``); --bptt and --full
+# both give the setting "bptt".
 OPTIONS = {
     "task": "task",
     "text": "text",
@@ -77,17 +78,26 @@ def register(subparsers: Any) -> None:
         help="train a model (defaults: char-level LSTM on Shakespeare)",
         description=(
             "Train a recurrent network with truncated BPTT(k1, k2) (an update every k1 steps, "
-            "backpropagating k2 steps) or full BPTT. Settings come from the defaults, then "
-            "--config FILE (TOML), then the options given here. Progress goes to stderr; "
-            "metrics are appended to OUT/metrics.jsonl and checkpoints written to "
-            "OUT/checkpoints."
+            "backpropagating k2 steps) or full BPTT. Settings come from the defaults, then the "
+            "task's own defaults, then --config FILE (TOML), then the options given here; the "
+            "merged settings are checked once. Progress goes to stderr; metrics are appended "
+            "to OUT/metrics.jsonl and checkpoints written to OUT/checkpoints."
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add = p.add_argument
-    add("--config", metavar="FILE", help="TOML file of settings (names as in the saved config)")
-    add("--resume", metavar="PATH", help="checkpoint file or run directory to continue")
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file of settings (as in the saved config)"
+    )
+    p.add_argument("--resume", metavar="PATH", help="checkpoint file or run directory to continue")
+    _add_model_options(p.add_argument_group("data and model"))
+    _add_truncation_options(p.add_argument_group("truncated or full BPTT"))
+    _add_run_options(p.add_argument_group("optimisation, evaluation and output"))
+    p.set_defaults(func=run, command="train")
+
+
+def _add_model_options(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
     add(
         "--task",
         choices=TASKS,
@@ -96,7 +106,12 @@ def register(subparsers: Any) -> None:
         "defaults: " + ", ".join(REAL_TASKS),
     )
     add("--text", metavar="PATH", help="train on this UTF-8 text file (task 'text')")
-    add("--cell", choices=CELL_NAMES, help="rnn, relu, irnn, lstm (default), gru")
+    add(
+        "--cell",
+        metavar="CELL",
+        help=f"{', '.join(CELL_NAMES)} (default lstm), or package.module:ClassName for a cell "
+        "class of your own (bptt.types.Cell)",
+    )
     add("--hidden", type=int, help="hidden units (128)")
     add("--layers", type=int, help="stacked layers (1)")
     add("--embed", type=int, help="embedding width for token inputs (64)")
@@ -104,10 +119,25 @@ def register(subparsers: Any) -> None:
     add("--forget-bias", type=float, help="LSTM forget-gate bias at init (1.0)")
     add("--seq-len", type=int, help="T of synthetic tasks (100)")
     add("--batch", type=int, help="streams or sequences per batch (32)")
-    add("--bptt", type=int, metavar="K", help="truncated BPTT(K, K)")
-    add("--k1", type=int, help="steps between updates (50)")
-    add("--k2", type=int, help="steps backpropagated, >= k1 (50)")
-    add("--full", action="store_true", help="full BPTT over each sequence (synthetic tasks)")
+
+
+def _add_truncation_options(group: argparse._ArgumentGroup) -> None:
+    both = group.add_mutually_exclusive_group()
+    both.add_argument("--bptt", type=int, metavar="K", help="truncated BPTT(K, K)")
+    both.add_argument(
+        "--full", action="store_true", help="full BPTT over each sequence (not for streams)"
+    )
+    add = group.add_argument
+    add(
+        "--k1",
+        type=int,
+        help="steps between updates (50); k2 stays as the defaults or --config set it",
+    )
+    add(
+        "--k2",
+        type=int,
+        help="steps backpropagated, >= k1 (50); k1 stays as the defaults or --config set it",
+    )
     add(
         "--no-carry",
         dest="carry",
@@ -115,6 +145,10 @@ def register(subparsers: Any) -> None:
         default=None,
         help="reset the state at every window instead of carrying it (text)",
     )
+
+
+def _add_run_options(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
     add("--steps", type=int, help="parameter updates (1500)")
     add("--optimizer", choices=OPTIMIZERS, help="adam (default), sgd, momentum, ...")
     add("--lr", type=float, help="learning rate (2e-3)")
@@ -138,48 +172,30 @@ def register(subparsers: Any) -> None:
     add("--diagnose-every", type=int, help="log memory horizon and verdicts every N updates")
     add("--sample-length", type=int, help="characters sampled at the end (300)")
     add("--temperature", type=float, help="sampling temperature (0.8)")
-    p.set_defaults(func=run, command="train")
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given on the command line (None where an option was not given)."""
-    values = {field: getattr(args, option) for option, field in OPTIONS.items()}
-    given = [name for name in ("bptt", "full") if getattr(args, name)]
-    if args.k1 is not None or args.k2 is not None:
-        given.append("k1/k2")
-    if len(given) > 1:
-        raise BpttError(f"Give only one of --bptt K, --k1/--k2 and --full (got {given}).")
-    if args.bptt is not None:
-        values["k1"] = values["k2"] = args.bptt
-    elif args.k1 is not None and args.k2 is None:
-        values["k2"] = args.k1
-    if values["k1"] is not None or values["k2"] is not None:
-        # 0 for both means full BPTT in a config file; on the command line that is --full.
-        truncation(
-            values["k1"] if values["k1"] is not None else TrainConfig.k1,
-            values["k2"] if values["k2"] is not None else TrainConfig.k2,
-        )
-    if args.full:
-        values["k1"] = values["k2"] = 0
+    values = {setting: getattr(args, option) for option, setting in OPTIONS.items()}
+    values["bptt"] = "full" if args.full else args.bptt
     if args.text is not None and args.task is None:
         values["task"] = "text"
     return values
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides = overrides_from(args)
+    command_line = Layer("command line", overrides_from(args))
     ckpt = None
     if args.resume:
         if args.config:
             raise BpttError("--config and --resume do not mix: a resumed run keeps its config.")
         ckpt = load_checkpoint(args.resume)
-        config = resume_config(ckpt, overrides)
+        config = resume_config(ckpt, dict(command_line.values))
     else:
-        file_values = load_toml(args.config) if args.config else {}
-        task = overrides.get("task") or file_values.get("task")
-        # Layers: dataclass defaults, the task's own defaults, the config file, the options.
-        file_values = {**DEFAULTS.get(task, {}), **file_values}
-        config = resolve_config(file_values, overrides)
+        layers = (
+            [Layer(f"config file {args.config}", load_toml(args.config))] if args.config else []
+        )
+        config = resolve_config(*layers, command_line)
     check_output_directory(Path(config.out), resuming=ckpt is not None)
     print("# resolved config\n" + format_config(config), flush=True)
     trainer = Trainer(config, resume=ckpt)
@@ -202,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['seconds']:.0f} s (baseline {metric.baseline:.4f}: {metric.baseline_source})"
     )
     print(f"checkpoint: {trainer.save()}")
-    if isinstance(trainer.task, StreamTask) and config.sample_length > 0:
+    if trainer.task.vocab is not None and config.sample_length > 0:
         text = generate(
             trainer.model,
             trainer.state.params,

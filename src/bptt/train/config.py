@@ -1,6 +1,10 @@
-"""Training configuration in layers: dataclass defaults, then a TOML file, then overrides.
+"""Training configuration in layers, merged first and then checked once.
 
-The resolved config is printed at the start of a run and saved in every checkpoint.
+The layers, lowest first: the dataclass defaults of TrainConfig, a command's own defaults
+(``bptt diagnose`` trains nothing and defaults to a smaller model), the task's defaults
+(``real_tasks.DEFAULTS``), a TOML file, the command-line options. ``resolve_config`` merges
+them and builds the TrainConfig, whose construction checks every value once. The resolved
+config is printed at the start of a run and saved in every checkpoint (``to_dict``).
 """
 
 from __future__ import annotations
@@ -9,19 +13,23 @@ import dataclasses
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bptt.cells import make_cell
+from bptt.engine.truncated import Truncation, truncation
 from bptt.errors import BpttError, BpttFileNotFoundError
 from bptt.optim import OPTIMIZERS
-from bptt.train.real_tasks import CLASSIFICATION_TASKS, REAL_TASKS
+from bptt.train.real_tasks import CLASSIFICATION_TASKS, DEFAULTS, REAL_TASKS
 from bptt.train.tasks import SEQUENCE_TASKS
 from bptt.train.tasks import TASKS as BUILTIN_TASKS
 
 TASKS = BUILTIN_TASKS + REAL_TASKS  # every name --task accepts
 FULL_BPTT_TASKS = SEQUENCE_TASKS + CLASSIFICATION_TASKS  # tasks of independent sequences
+
+DEFAULT_TRUNCATION = Truncation(50, 50)
 
 # Fields that fix the model or the data: a resumed run must not change them.
 ARCHITECTURE_FIELDS = (
@@ -35,8 +43,7 @@ ARCHITECTURE_FIELDS = (
     "forget_bias",
     "seq_len",
     "batch_size",
-    "k1",
-    "k2",
+    "truncation",
     "seed",
     "optimizer",
 )
@@ -54,8 +61,19 @@ class TrainConfig:
         batch_size: B, streams (text) or sequences per batch.
         carry: carry the hidden state from window to window of a text stream (False resets
             it at every window, the "stateless" chunking).
-        k1, k2: BPTT(k1, k2): an update every k1 steps, backpropagating k2 steps (k1 <= k2).
-            0 for both means full BPTT over each sequence (synthetic tasks only).
+        truncation: BPTT(k1, k2), an update every k1 steps that backpropagates k2 steps
+            (1 <= k1 <= k2), or None for full BPTT over each sequence (synthetic and
+            classification tasks). A layer of settings spells it with these keys (options):
+
+                bptt = K        (--bptt K)   BPTT(K, K)
+                bptt = "full"   (--full)     full BPTT
+                k1 = K          (--k1 K)     k1 = K; k2 stays what the layers below say
+                k2 = K          (--k2 K)     k2 = K; k1 stays what the layers below say
+                k1 = 0, k2 = 0               full BPTT (the spelling of older configs)
+
+            A layer gives ``bptt`` or k1/k2, not both. Over a full-BPTT layer, k1 and k2 come
+            together (there is no k1 or k2 below to keep). k1 <= k2 is checked once, on the
+            merged value: a file's ``k1 = 10`` and ``--k2 20`` make BPTT(10, 20).
         steps: number of parameter updates.
         optimizer, learning_rate, clip: optimizer name, step size, global-norm clip (0: off).
         seed: seeds parameters, data order and dropout.
@@ -86,8 +104,7 @@ class TrainConfig:
     seq_len: int = 100
     batch_size: int = 32
     carry: bool = True
-    k1: int = 50
-    k2: int = 50
+    truncation: Truncation | None = DEFAULT_TRUNCATION
     steps: int = 1500
     optimizer: str = "adam"
     learning_rate: float = 2e-3
@@ -109,14 +126,27 @@ class TrainConfig:
     out: str = "runs/latest"
 
     def __post_init__(self) -> None:
+        if self.truncation is not None:
+            object.__setattr__(self, "truncation", _checked_truncation(self.truncation))
         check_config(self)
 
     @property
     def full_bptt(self) -> bool:
-        return self.k1 == 0 and self.k2 == 0
+        """Whether each sequence is backpropagated whole (``truncation`` is None)."""
+        return self.truncation is None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as a layer (TOML keys): ``resolve_config(c.to_dict()) == c``."""
+        settings: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name != "truncation":
+                settings[f.name] = value
+            elif value is None:
+                settings["bptt"] = "full"
+            else:
+                settings.update(k1=value.k1, k2=value.k2)
+        return settings
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -127,6 +157,15 @@ def _positive(config: TrainConfig, *names: str) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise BpttError(f"`{name}` must be an integer >= 1, got {value!r}.")
+
+
+def _checked_truncation(value: Any) -> Truncation:
+    """``value`` as a checked Truncation: the one place where k1 and k2 are validated."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise BpttError(
+            f"`truncation` must be a Truncation(k1, k2) or None (full BPTT), got {value!r}."
+        )
+    return truncation(*value)
 
 
 def check_config(c: TrainConfig) -> None:
@@ -159,11 +198,7 @@ def check_config(c: TrainConfig) -> None:
     parse_memory_budget(c.memory_budget)
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
         raise BpttError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
-    if not c.full_bptt:
-        from bptt.engine.truncated import truncation
-
-        truncation(c.k1, c.k2)
-    elif c.task not in FULL_BPTT_TASKS:
+    if c.truncation is None and c.task not in FULL_BPTT_TASKS:
         what = "a forecast series" if c.task in REAL_TASKS else "a text stream"
         raise BpttError(
             f"Full BPTT over {what} would backpropagate through the whole of it; use "
@@ -196,7 +231,7 @@ def parse_memory_budget(text: str) -> tuple[str, float] | None:
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """The settings in a TOML file: a flat table of TrainConfig field names."""
+    """The settings in a TOML file: a flat table of setting names (see ``SETTINGS``)."""
     path = Path(path)
     if not path.is_file():
         raise BpttFileNotFoundError(f"Config file {path} does not exist.")
@@ -204,22 +239,118 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise BpttError(f"Config file {path} is not valid TOML: {error}.") from None
+    except OSError as error:
+        raise BpttError(f"Config file {path} cannot be read ({error.strerror}).") from None
     return values
 
 
+TRUNCATION_KEYS = ("bptt", "k1", "k2")
+SETTINGS = tuple(
+    name
+    for f in dataclasses.fields(TrainConfig)
+    for name in (TRUNCATION_KEYS if f.name == "truncation" else (f.name,))
+)
+"""Every key a layer of settings may hold: the fields of TrainConfig, with ``truncation``
+spelt ``bptt`` / ``k1`` / ``k2``."""
+
+
+class Layer(NamedTuple):
+    """One source of settings for ``resolve_config``.
+
+    Attributes:
+        source: where the values come from, for messages ("config file run.toml").
+        values: setting name -> value; None means "not given here".
+    """
+
+    source: str
+    values: Mapping[str, Any]
+
+
 def resolve_config(
-    file_values: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
+    *layers: Layer | Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None
 ) -> TrainConfig:
-    """Defaults, then ``file_values`` (from TOML), then ``overrides`` (from the command line)."""
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    """Merge layers of settings, lowest first, into one checked TrainConfig.
+
+    The order: the dataclass defaults; ``defaults`` (a command's own); the defaults of the
+    task the merged layers name (``real_tasks.DEFAULTS``); then ``layers`` in order, e.g.
+    the TOML file and then the command line. A None value keeps the value below; the
+    truncation keys merge as TrainConfig's docstring says. Nothing is checked until every
+    layer is merged, so a value only has to be valid in the result.
+
+    Args:
+        layers: Layer(source, values), or a plain mapping (its source: "settings layer").
+        defaults: a command's own defaults, below the task's.
+
+    Raises:
+        BpttError: an unknown setting name, a badly spelt truncation, or an invalid result.
+
+    Example:
+        >>> resolve_config({"k1": 10}, {"k2": 20}).truncation
+        Truncation(k1=10, k2=20)
+    """
+    given = [
+        layer if isinstance(layer, Layer) else Layer("settings layer", layer)
+        for layer in layers
+        if layer is not None
+    ]
+    below = [Layer("command defaults", defaults)] if defaults else []
+    task = TrainConfig.task
+    for layer in below + given:
+        task = layer.values.get("task") or task
+    stack = [*below, Layer(f"defaults of task {task!r}", DEFAULTS.get(task, {})), *given]
     merged: dict[str, Any] = {}
-    for source, values in (("config file", file_values or {}), ("overrides", overrides or {})):
-        unknown = sorted(set(values) - known)
+    cut = TrainConfig.truncation
+    for layer in stack:
+        unknown = sorted(set(layer.values) - set(SETTINGS))
         if unknown:
-            names = ", ".join(sorted(known))
-            raise BpttError(f"Unknown setting(s) {unknown} in {source}; valid names: {names}.")
-        merged.update({k: v for k, v in values.items() if v is not None})
-    return TrainConfig(**merged)
+            raise BpttError(
+                f"Unknown setting(s) {unknown} in the {layer.source}; valid names: "
+                f"{', '.join(sorted(SETTINGS))}."
+            )
+        merged.update(
+            (k, v) for k, v in layer.values.items() if v is not None and k not in TRUNCATION_KEYS
+        )
+        cut = merge_truncation(cut, layer)
+    return TrainConfig(**merged, truncation=cut)
+
+
+def merge_truncation(below: Truncation | None, layer: Layer) -> Truncation | None:
+    """The truncation after ``layer``: its ``bptt`` / ``k1`` / ``k2`` over ``below``.
+
+    Not checked here (k1 <= k2 and both >= 1): that happens once, on the merged value.
+    """
+    bptt, k1, k2 = (layer.values.get(key) for key in TRUNCATION_KEYS)
+    if bptt is not None and (k1 is not None or k2 is not None):
+        raise BpttError(
+            f"The {layer.source} gives both `bptt` ({bptt!r}) and `k1`/`k2` ({k1!r}/{k2!r}); "
+            'give one: bptt = K (--bptt K) for BPTT(K, K), bptt = "full" (--full), or k1 '
+            "and k2 (--k1, --k2)."
+        )
+    if bptt is not None:
+        if bptt == "full":
+            return None
+        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
+            raise BpttError(
+                f'`bptt` must be an integer K >= 1 (BPTT(K, K)) or "full", got {bptt!r} '
+                f"in the {layer.source}."
+            )
+        return Truncation(bptt, bptt)
+    if _is_zero(k1) and _is_zero(k2):
+        return None  # how configs and checkpoints of earlier versions spell full BPTT
+    if k1 is None and k2 is None:
+        return below
+    if below is None and (k1 is None or k2 is None):
+        given, missing = ("k1", "k2") if k2 is None else ("k2", "k1")
+        raise BpttError(
+            f"The {layer.source} sets `{given}` alone, over full BPTT: there is no `{missing}` "
+            f"to keep. Give both k1 and k2 (--k1 and --k2), or bptt = K (--bptt K)."
+        )
+    base = below or Truncation(k1, k2)
+    return Truncation(base.k1 if k1 is None else k1, base.k2 if k2 is None else k2)
+
+
+def _is_zero(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value == 0
 
 
 def format_config(config: TrainConfig) -> str:

@@ -1,11 +1,14 @@
 """Training tasks: where batches come from, which loss and which metric.
 
-Two kinds:
+Every task follows one protocol, :class:`Task`, which is all the Trainer, the evaluation and
+the command line use. The built-in kinds:
 
-- ``StreamTask``: one long text cut into B contiguous streams (char-level language model);
-  the hidden state is carried from window to window and reset where a document starts.
+- ``StreamTask``: one long text cut into B contiguous streams (char-level language model).
+  A batch is a whole split as B streams; the Trainer reads it in BPTT windows and carries the
+  hidden state from window to window, reset where a document starts.
 - ``SequenceTask``: independent sequences drawn fresh for every batch (adding problem, copy
   memory, temporal order); the state starts from zero at every sequence.
+- ``bptt.train.real_tasks``: classification of measured sequences and next-value forecasting.
 
 Batch ``i`` of a sequence task is drawn from ``np.random.default_rng([seed, i])``, so any batch
 can be rebuilt from the data cursor alone, which is what makes resuming exact.
@@ -15,9 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,9 +47,70 @@ class Metric:
     lower_is_better: bool = True
 
 
+class Task(Protocol):
+    """What a training task provides: batches, the model's input and output sizes, a loss and
+    a metric. ``StreamTask``, ``SequenceTask``, ``classification.ClassificationTask`` and
+    ``forecasting.ForecastTask`` follow it; so can a task of your own.
+
+    Attributes:
+        name: the task's name, as ``--task`` spells it.
+        loss: "xent" (integer class targets) or "mse" (float targets), a key of
+            ``bptt.window.LOSSES``.
+        metric: how validation is scored, with its trivial baseline.
+        vocab: the character vocabulary of a text task (saved in checkpoints, used to sample
+            text), None for any other task.
+        stateful: True when an evaluation batch is B long streams (text) that are read in
+            windows of ``eval_window`` steps, the state carried from each window to the next;
+            False when each evaluation batch is run whole from a zero state.
+    """
+
+    name: str
+    loss: str
+    metric: Metric
+    vocab: Vocabulary | None
+    stateful: bool
+
+    def model_io(self) -> dict[str, Any]:
+        """The ModelConfig fields the data fixes: ``vocab_size`` or ``input_size``, and
+        ``output_size``."""
+        ...
+
+    def train_batch(self, seed: int, index: int, batch_size: int) -> Batch:
+        """Training batch ``index``, a pure function of (seed, index, batch_size).
+
+        The Trainer cuts it into the windows of ``bptt.engine.truncated.windows(T, truncation)``
+        and carries the state across them, starting from zeros at each new index. A batch of
+        B streams (text, forecasting) is the whole training part, the same for every index:
+        each index is one pass over it.
+        """
+        ...
+
+    def eval_batches(
+        self, split: str, *, seed: int, batch_size: int, num_sequences: int
+    ) -> Iterator[Batch]:
+        """The batches of ``split`` ("valid" or "test"), the same at every call.
+
+        Args:
+            split: "valid" or "test".
+            seed: the run's seed; a drawn evaluation set (synthetic tasks) depends on it.
+            batch_size: sequences per batch, or the number of streams of a text.
+            num_sequences: the size of a drawn evaluation set; a real split or a text is
+                always read whole and ignores it.
+        """
+        ...
+
+    def score(self, loss_sum: float, count: int, correct: int) -> float:
+        """The metric from the summed loss, the number of loss terms and correct predictions."""
+        ...
+
+
 @dataclass
 class StreamTask:
-    """A char-level language model over text split into train / valid / test id arrays."""
+    """A char-level language model over text split into train / valid / test id arrays.
+
+    A batch is a whole split as B contiguous streams (``bptt.data.streams``): (L, B) inputs
+    and targets, with ``resets`` where a document starts; L = (N - 1) // B.
+    """
 
     name: str
     vocab: Vocabulary
@@ -54,20 +118,31 @@ class StreamTask:
     doc_starts: dict[str, np.ndarray]
     metric: Metric
     loss: str = "xent"
-    streaming: bool = True
+    stateful: bool = field(default=True, init=False)
 
     def model_io(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab.size, "output_size": self.vocab.size}
 
-    def batcher(self, split: str, batch_size: int, window: int) -> StreamBatcher:
-        return StreamBatcher(
-            self.splits[split], batch_size, window, doc_starts=self.doc_starts[split]
+    def streams(self, split: str, batch_size: int) -> Batch:
+        """All of ``split`` as ``batch_size`` streams, one (L, B) batch."""
+        # The batcher's window length plays no part in a span; 1 is the smallest it takes.
+        batcher = StreamBatcher(
+            self.splits[split], batch_size, 1, doc_starts=self.doc_starts[split]
         )
+        span = batcher.span(0, batcher.stream_length)
+        return Batch(span.inputs, span.targets, resets=span.resets)
 
-    def eval_batches(self, split: str, batch_size: int, window: int) -> Iterator[Batch]:
-        """Consecutive windows of ``split``; the caller carries the state across them."""
-        for w in self.batcher(split, batch_size, window):
-            yield Batch(w.inputs, w.targets, resets=w.resets)
+    def train_batch(self, seed: int, index: int, batch_size: int) -> Batch:
+        """The whole training text as B streams, the same for every index (one pass each)."""
+        return self.streams("train", batch_size)
+
+    def eval_batches(
+        self, split: str, *, seed: int, batch_size: int, num_sequences: int
+    ) -> Iterator[Batch]:
+        """One batch: all of ``split`` as B streams (``seed`` and ``num_sequences`` unused)."""
+        if split not in self.splits:
+            raise BpttError(f"`split` must be one of {', '.join(self.splits)}; got {split!r}.")
+        yield self.streams(split, batch_size)
 
     def score(self, loss_sum: float, count: int, correct: int) -> float:
         """Bits per character from the summed cross-entropy in nats."""
@@ -84,8 +159,8 @@ class SequenceTask:
     io: dict[str, Any]
     loss: str
     metric: Metric
-    streaming: bool = False
     vocab: Vocabulary | None = None
+    stateful: bool = field(default=False, init=False)
 
     def model_io(self) -> dict[str, Any]:
         return dict(self.io)
@@ -94,10 +169,13 @@ class SequenceTask:
         return self.draw(np.random.default_rng([seed, index]), batch_size)
 
     def eval_batches(
-        self, seed: int, num_sequences: int, batch_size: int, *, split: str = "valid"
+        self, split: str, *, seed: int, batch_size: int, num_sequences: int
     ) -> Iterator[Batch]:
-        """A fixed evaluation set ("valid" or "test"): the same sequences at every evaluation,
-        drawn apart from the training batches."""
+        """A fixed evaluation set of ``num_sequences`` sequences for ``split`` ("valid" or
+        "test"): the same sequences at every evaluation, drawn apart from the training
+        batches."""
+        if split not in ("valid", "test"):
+            raise BpttError(f"`split` must be 'valid' or 'test'; got {split!r}.")
         rng = np.random.default_rng([seed, EVAL_SEED - (split == "test")])
         for start in range(0, num_sequences, batch_size):
             yield self.draw(rng, min(batch_size, num_sequences - start))

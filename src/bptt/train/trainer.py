@@ -1,190 +1,67 @@
-"""The Trainer: the training loop, evaluation, logging, progress and checkpoints.
+"""The Trainer: the training loop, with evaluation, early stopping, checkpoints and signals.
 
 The only stateful code of bptt lives here and in state.py. A run is fully described by its
 TrainConfig; every checkpoint holds that config plus the TrainState, so ``--resume`` continues
-bit for bit.
+bit for bit. The parts the loop uses live in their own modules: ``factories`` (task, model,
+optimizer, memory policy), ``evaluate``, ``progress``, ``rundir`` (output directory and
+metrics.jsonl) and ``resume`` (what a checkpoint holds).
+
+Data order: batch ``i`` of the task (``Task.train_batch(seed, i, batch_size)``) is cut into
+the windows of ``windows(T, config.truncation)``; the cursor (i, j) names window j of batch i.
+The state is carried from window to window of a batch and starts from zeros at each batch
+(or at each window with ``carry=False``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 import signal
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from bptt.engine.schedule import slots_for_bytes
-from bptt.engine.truncated import Window, schedule
-from bptt.errors import BpttError, BpttPermissionError
-from bptt.model import Model, ModelConfig
-from bptt.optim import GradientTransformation, make_optimizer, with_clipping
-from bptt.train.checkpoint import (
-    Checkpoint,
-    list_checkpoints,
-    save_checkpoint,
-    unflatten,
+from bptt.engine.truncated import Window, windows
+from bptt.model import Model
+from bptt.train.checkpoint import Checkpoint, save_checkpoint
+from bptt.train.config import TrainConfig
+from bptt.train.evaluate import evaluate
+from bptt.train.factories import (
+    make_task,
+    make_training_optimizer,
+    memory_policy,
+    model_config_for,
 )
-from bptt.train.config import (
-    ARCHITECTURE_FIELDS,
-    TrainConfig,
-    parse_memory_budget,
-    resolve_config,
+from bptt.train.progress import Progress
+from bptt.train.resume import checkpoint_meta, restore, resume_config
+from bptt.train.rundir import (
+    CHECKPOINT_DIR,
+    append_metrics,
+    check_output_directory,
+    check_writable,
 )
-from bptt.train.real_tasks import REAL_TASKS, ClassificationTask, ForecastTask, real_task
-from bptt.train.state import TrainState, init_state, train_step
-from bptt.train.tasks import (
-    SequenceTask,
-    StreamTask,
-    sequence_task,
-    shakespeare_task,
-    text_file_task,
-)
+from bptt.train.state import StepMetrics, init_state, train_step
 from bptt.window import Batch
 
-Task = StreamTask | SequenceTask | ClassificationTask | ForecastTask
+__all__ = [  # the loop, and the names callers have imported from here
+    "Trainer",
+    "TrainingDivergedError",
+    "check_output_directory",
+    "check_writable",
+    "evaluate",
+    "make_task",
+    "memory_policy",
+    "model_config_for",
+    "resume_config",
+]
 
 
 class TrainingDivergedError(RuntimeError):
     """Too many non-finite updates in a row; the last good checkpoint is kept."""
-
-
-def make_task(config: TrainConfig) -> Task:
-    if config.task in REAL_TASKS:
-        return real_task(config.task, config)
-    if config.task == "shakespeare":
-        return shakespeare_task()
-    if config.task == "text":
-        return text_file_task(str(config.text), config.batch_size)
-    return sequence_task(config.task, config.seq_len)
-
-
-def model_config_for(config: TrainConfig, task: Task) -> ModelConfig:
-    return ModelConfig(
-        cell=config.cell,
-        hidden_size=config.hidden_size,
-        embed_size=config.embed_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        forget_bias=config.forget_bias,
-        readout="all",
-        **task.model_io(),
-    )
-
-
-def memory_policy(config: TrainConfig, model: Model) -> str | int | None:
-    """The checkpointing policy of ``config.memory_budget`` for each layer, or None (off).
-
-    A budget in bytes becomes a number of stored states of one step's share of full BPTT's
-    memory, about (2G + 3) * B * H float32 values (gates, their gradients, h, c and the
-    input projection).
-    """
-    budget = parse_memory_budget(config.memory_budget)
-    if budget is None:
-        return None
-    kind, amount = budget
-    if kind == "sqrt":
-        return "sqrt"
-    if kind == "states":
-        return int(amount)
-    G = model.cell.num_gates
-    state_bytes = (2 * G + 3) * config.batch_size * config.hidden_size * 4
-    return slots_for_bytes(int(amount), state_bytes)
-
-
-def make_training_optimizer(config: TrainConfig) -> GradientTransformation:
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
-    return with_clipping(optimizer, config.clip) if config.clip > 0 else optimizer
-
-
-def _loss_sums(loss: str, outputs: np.ndarray, batch: Batch) -> tuple[float, int, int]:
-    """(summed loss, number of loss terms, correct predictions) at the loss positions."""
-    positions = np.ones(outputs.shape[:2], dtype=bool)
-    for extra in (batch.loss_mask, batch.mask):
-        if extra is not None:
-            positions &= extra
-    picked = outputs[positions].astype(np.float64)  # (N, O)
-    if loss == "mse":
-        target = np.asarray(batch.targets)[positions]
-        return float(np.sum((picked - target) ** 2)), int(picked.size), 0
-    targets = np.asarray(batch.targets)[positions]  # (N,)
-    shifted = picked - picked.max(axis=1, keepdims=True)
-    with np.errstate(under="ignore"):  # exp of a very negative score is 0, as intended
-        log_z = np.log(np.exp(shifted).sum(axis=1))
-    nll = log_z - shifted[np.arange(targets.size), targets]
-    correct = int((picked.argmax(axis=1) == targets).sum())
-    return float(nll.sum()), int(targets.size), correct
-
-
-def evaluate(model: Model, params: Any, task: Task, config: TrainConfig, split: str) -> dict:
-    """The task's metric on ``split`` ("valid" or "test"), with the mean loss.
-
-    Text is read in windows of ``eval_window`` steps with the state carried across windows
-    (never reset per chunk), or, for a model trained with ``carry=False``, in windows of k1
-    steps from a zero state, as it was trained; synthetic tasks use a fixed set of
-    ``eval_sequences`` sequences.
-    """
-    loss_sum, count, correct = 0.0, 0, 0
-    if isinstance(task, StreamTask):
-        carries = None
-        window = config.eval_window if config.carry else config.k1
-        for batch in task.eval_batches(split, config.batch_size, window):
-            out, carries, _ = model.forward(
-                params,
-                batch.inputs,
-                resets=batch.resets,
-                carries0=carries if config.carry else None,
-            )
-            s, n, c = _loss_sums(task.loss, out, batch)
-            loss_sum, count, correct = loss_sum + s, count + n, correct + c
-    else:
-        for batch in task.eval_batches(config.seed, config.eval_sequences, 250, split=split):
-            out, _, _ = model.forward(params, batch.inputs, mask=batch.mask)
-            s, n, c = _loss_sums(task.loss, out, batch)
-            loss_sum, count, correct = loss_sum + s, count + n, correct + c
-    return {
-        task.metric.name: task.score(loss_sum, count, correct),
-        "loss": loss_sum / count,
-    }
-
-
-class Progress:
-    """A one-line progress bar with rate and ETA on a terminal, plain periodic lines otherwise."""
-
-    def __init__(self, total: int, start: int, stream: TextIO, every: int) -> None:
-        self.total, self.start, self.stream, self.every = total, start, stream, every
-        self.tty = stream.isatty()
-        self.t0 = time.perf_counter()
-
-    def update(self, step: int, loss: float, grad_norm: float) -> None:
-        if not self.tty and step % self.every and step != self.total:
-            return
-        elapsed = time.perf_counter() - self.t0
-        rate = (step - self.start) / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - step) / rate if rate > 0 else math.inf
-        eta_text = f"{int(eta // 60)}m{int(eta % 60):02d}s" if math.isfinite(eta) else "?"
-        text = (
-            f"step {step}/{self.total}  loss {loss:.4f}  grad-norm {grad_norm:.3g}  "
-            f"{rate:.1f} upd/s  ETA {eta_text}"
-        )
-        if self.tty:
-            done = int(30 * step / self.total)
-            self.stream.write(f"\r[{'#' * done}{'.' * (30 - done)}] {text}\033[K")
-            if step == self.total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def message(self, text: str) -> None:
-        self.stream.write(("\n" if self.tty else "") + text + "\n")
-        self.stream.flush()
 
 
 class Trainer:
@@ -192,7 +69,7 @@ class Trainer:
 
     Args:
         config: the resolved configuration.
-        resume: a checkpoint file or run directory to continue from.
+        resume: a checkpoint to continue from (its config is ``resume_config``'s).
         stream: where progress and messages go (stderr by default).
     """
 
@@ -202,7 +79,7 @@ class Trainer:
         self.config = config
         self.stream = stream or sys.stderr
         self.out = Path(config.out)
-        self.checkpoints = self.out / "checkpoints"
+        self.checkpoints = self.out / CHECKPOINT_DIR
         self.task = make_task(config)
         self.model = Model(model_config_for(config, self.task))
         self.optimizer = make_training_optimizer(config)
@@ -213,119 +90,61 @@ class Trainer:
         if resume is None:
             self.state = init_state(self.model, self.optimizer, config.seed)
         else:
-            self.state = self._restore(resume)
-        self._batch_cache: tuple[int, Batch] | None = None
-        if isinstance(self.task, StreamTask):
-            self.batcher = self.task.batcher("train", config.batch_size, config.k1)
-            self.stream_windows = schedule(self.batcher.stream_length, config.k1, config.k2)
+            restored = restore(
+                resume, model=self.model, optimizer=self.optimizer, vocab=self.task.vocab
+            )
+            self.state, self.best, self.evals_since_best = restored
+        self._batch: tuple[int, Batch, list[Window]] | None = None
 
     # -- data ------------------------------------------------------------------------------
-    def _sequence_batch(self, index: int) -> Batch:
-        if self._batch_cache is None or self._batch_cache[0] != index:
+    def _batch_of(self, index: int) -> tuple[Batch, list[Window]]:
+        """Training batch ``index`` and its BPTT windows (the last one is kept)."""
+        if self._batch is None or self._batch[0] != index:
             batch = self.task.train_batch(self.config.seed, index, self.config.batch_size)
-            self._batch_cache = (index, batch)
-        return self._batch_cache[1]
-
-    def _windows_of(self, outer: int) -> list[Window]:
-        if isinstance(self.task, StreamTask):
-            return self.stream_windows
-        T = self._sequence_batch(outer).inputs.shape[0]
-        k1, k2 = (T, T) if self.config.full_bptt else (self.config.k1, self.config.k2)
-        return schedule(T, k1, k2)
+            self._batch = (index, batch, windows(batch.inputs.shape[0], self.config.truncation))
+        return self._batch[1], self._batch[2]
 
     def next_window(self, cursor: tuple[int, int]) -> tuple[Batch, Window, tuple[int, int]]:
-        """The batch of the window at ``cursor``, the window, and the cursor after it."""
+        """The whole batch of the window at ``cursor``, the window, and the cursor of it."""
         outer, inner = cursor
-        windows = self._windows_of(outer)
-        if inner >= len(windows):
+        batch, ws = self._batch_of(outer)
+        if inner >= len(ws):
             outer, inner = outer + 1, 0
-            windows = self._windows_of(outer)
-        w = windows[inner]
-        if isinstance(self.task, StreamTask):
-            span = self.batcher.span(w.start, w.stop)
-            batch = Batch(span.inputs, span.targets, resets=span.resets)
-        else:
-            batch = self._sequence_batch(outer).slice(w.start, w.stop)
-        return batch, w, (outer, inner)
+            batch, ws = self._batch_of(outer)
+        return batch, ws[inner], (outer, inner)
 
-    # -- checkpoints ---------------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
-        s = self.state
-        vocab = self.task.vocab
-        return {
-            "step": s.step,
-            "cursor": list(s.cursor),
-            "rng_state": s.rng_state,
-            "nonfinite_streak": s.nonfinite_streak,
-            "nonfinite_total": s.nonfinite_total,
-            "best": self.best,
-            "evals_since_best": self.evals_since_best,
-            "config": self.config.to_dict(),
-            "model_config": dataclasses.asdict(self.model.config),
-            "vocab": None if vocab is None else vocab.to_list(),
-        }
-
+    # -- records ---------------------------------------------------------------------------
     def save(self) -> Path:
+        """Write a checkpoint of the current state; returns its path."""
         s = self.state
+        meta = checkpoint_meta(
+            s,
+            config=self.config,
+            model=self.model,
+            vocab=self.task.vocab,
+            best=self.best,
+            evals_since_best=self.evals_since_best,
+        )
         return save_checkpoint(
             self.checkpoints,
             params=s.params,
             opt_state=s.opt_state,
             carries=s.carries,
-            meta=self._meta(),
+            meta=meta,
             keep=self.config.keep_checkpoints,
         )
 
-    def _restore(self, ckpt: Checkpoint) -> TrainState:
-        template = self.model.init(np.random.default_rng(0))
-        if list(template) != list(ckpt.params) or any(
-            template[k].shape != ckpt.params[k].shape for k in template
-        ):
-            raise BpttError(
-                f"Checkpoint {ckpt.path} holds parameters that do not fit this model "
-                f"({self.model.config}); it was made with a different config."
-            )
-        vocab = ckpt.meta.get("vocab")
-        if self.task.vocab is not None and vocab != self.task.vocab.to_list():
-            raise BpttError(
-                f"Checkpoint {ckpt.path} was trained with a different vocabulary than the "
-                "current data; resume with the same --task/--text."
-            )
-        params = {k: np.array(v) for k, v in ckpt.params.items()}
-        opt_state = unflatten(self.optimizer.init(params), ckpt.opt_leaves)
-        carries = None
-        if ckpt.carries is not None:
-            carry_type = self.model.cell.carry_type
-            carries = tuple(carry_type(**c) for c in ckpt.carries)
-        meta = ckpt.meta
-        self.best = meta.get("best")
-        self.evals_since_best = int(meta.get("evals_since_best", 0))
-        return TrainState(
-            params,
-            opt_state,
-            int(meta["step"]),
-            tuple(meta["cursor"]),
-            carries,
-            meta["rng_state"],
-            int(meta["nonfinite_streak"]),
-            int(meta["nonfinite_total"]),
-        )
-
-    # -- the loop ----------------------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        """Append ``record`` to metrics.jsonl."""
+        append_metrics(self.out, record)
 
     def evaluate(self, split: str = "valid") -> dict:
+        """The task's metric and mean loss on ``split`` with the current parameters."""
         return evaluate(self.model, self.state.params, self.task, self.config, split)
-
-    def _improved(self, value: float) -> bool:
-        lower = self.task.metric.lower_is_better
-        return self.best is None or (value < self.best if lower else value > self.best)
 
     def log_diagnosis(self, step: int, batch: Batch) -> None:
         """Log the main gradient-flow figures of every layer on ``batch`` (float64 copy)."""
-        from bptt.diagnostics import diagnose
+        from bptt.diagnostics import diagnose  # heavy (figures), and only used here
 
         params = {k: v.astype(np.float64) for k, v in self.state.params.items()}
         T = batch.inputs.shape[0]
@@ -338,19 +157,19 @@ class Trainer:
         record["global_norm"] = float(d.norm_stats.norms[0])
         self.log(record)
 
-    def run_windows(self) -> Iterator[tuple[int, Any]]:
+    # -- the loop --------------------------------------------------------------------------
+    def run_windows(self) -> Iterator[tuple[int, StepMetrics]]:
         """Train window by window until ``steps`` updates; yields (step, StepMetrics)."""
         cfg = self.config
         while self.state.step < cfg.steps:
             batch, w, (outer, inner) = self.next_window(self.state.cursor)
             state = self.state
             if inner == 0 or not cfg.carry:
-                state = state._replace(carries=None)  # a new pass, batch, or stateless chunks
-            local = Window(0, w.new_start - w.start, w.stop - w.start, w.next_start - w.start)
+                state = state._replace(carries=None)  # a new batch, or stateless windows
             state, metrics = train_step(
                 state,
                 batch,
-                local,
+                w,
                 model=self.model,
                 optimizer=self.optimizer,
                 loss=self.task.loss,
@@ -359,7 +178,7 @@ class Trainer:
             self.state = state._replace(cursor=(outer, inner + 1))
             every = cfg.diagnose_every
             if every and metrics.updated and self.state.step % every == 0:
-                self.log_diagnosis(self.state.step, batch)
+                self.log_diagnosis(self.state.step, batch.slice(w.start, w.stop))
             yield self.state.step, metrics
 
     def fit(self) -> dict[str, Any]:
@@ -371,61 +190,23 @@ class Trainer:
         """
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
-        progress = Progress(cfg.steps, self.state.step, self.stream, cfg.log_every)
-        previous = signal.getsignal(signal.SIGTERM)
-        if _in_main_thread():
-            signal.signal(signal.SIGTERM, _raise_interrupt)
         t0 = time.perf_counter()
         stopped_early = False
-        try:
-            for step, m in self.run_windows():
-                if m.nonfinite:
-                    self.log(
-                        {
-                            "event": "nonfinite",
-                            "step": step,
-                            "loss": m.loss,
-                            "grad_norm": m.grad_norm,
-                            "streak": self.state.nonfinite_streak,
-                        }
-                    )
-                    progress.message(
-                        f"step {step}: non-finite loss or gradient (loss={m.loss}, "
-                        f"grad norm={m.grad_norm}); update skipped"
-                    )
-                    if self.state.nonfinite_streak >= cfg.max_nonfinite:
-                        raise TrainingDivergedError(
-                            f"{self.state.nonfinite_streak} non-finite updates in a row at step "
-                            f"{step}: training diverged. Lower --lr (now {cfg.learning_rate}) or "
-                            f"clip gradients (--clip, now {cfg.clip}); the last good checkpoint "
-                            f"is kept in {self.checkpoints}."
-                        )
-                    continue
-                if not m.updated:
-                    continue
-                progress.update(step, m.loss, m.grad_norm)
-                if step % cfg.log_every == 0:
-                    self.log(
-                        {
-                            "event": "train",
-                            "step": step,
-                            "loss": m.loss,
-                            "grad_norm": m.grad_norm,
-                            "time": time.perf_counter() - t0,
-                        }
-                    )
-                if step % cfg.eval_every == 0 or step == cfg.steps:
-                    stopped_early = self._after_eval(step, progress)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopped_early:
-                    self.save()
-                if stopped_early:
-                    break
-        except KeyboardInterrupt:
-            self.save()
-            raise
-        finally:
-            if _in_main_thread():
-                signal.signal(signal.SIGTERM, previous)
+        with (
+            _sigterm_interrupts(),
+            Progress(cfg.steps, self.state.step, self.stream, cfg.log_every) as progress,
+        ):
+            try:
+                for step, m in self.run_windows():
+                    if m.nonfinite:
+                        self._skipped(step, m, progress)
+                    elif m.updated:
+                        stopped_early = self._after_update(step, m, progress, t0)
+                        if stopped_early:
+                            break
+            except KeyboardInterrupt:
+                self.save()
+                raise
         step, result = self.last_eval
         if step != self.state.step:
             result = self.evaluate("valid")
@@ -437,7 +218,58 @@ class Trainer:
             "nonfinite_total": self.state.nonfinite_total,
         }
 
+    def _skipped(self, step: int, m: StepMetrics, progress: Progress) -> None:
+        """Record a skipped non-finite update; stop the run after too many in a row."""
+        streak = self.state.nonfinite_streak
+        self.log(
+            {
+                "event": "nonfinite",
+                "step": step,
+                "loss": m.loss,
+                "grad_norm": m.grad_norm,
+                "streak": streak,
+            }
+        )
+        progress.message(
+            f"step {step}: non-finite loss or gradient (loss={m.loss}, "
+            f"grad norm={m.grad_norm}); update skipped"
+        )
+        cfg = self.config
+        if streak >= cfg.max_nonfinite:
+            raise TrainingDivergedError(
+                f"{streak} non-finite updates in a row at step {step}: training diverged. "
+                f"Lower --lr (now {cfg.learning_rate}) or clip gradients (--clip, now "
+                f"{cfg.clip}); the last good checkpoint is kept in {self.checkpoints}."
+            )
+
+    def _after_update(self, step: int, m: StepMetrics, progress: Progress, t0: float) -> bool:
+        """Progress, logging, evaluation and checkpoints after update ``step``; True to stop."""
+        cfg = self.config
+        progress.update(step, m.loss, m.grad_norm)
+        if step % cfg.log_every == 0:
+            self.log(
+                {
+                    "event": "train",
+                    "step": step,
+                    "loss": m.loss,
+                    "grad_norm": m.grad_norm,
+                    "time": time.perf_counter() - t0,
+                }
+            )
+        stop = False
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            stop = self._after_eval(step, progress)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop:
+            self.save()
+        return stop
+
+    # -- early stopping --------------------------------------------------------------------
+    def _improved(self, value: float) -> bool:
+        lower = self.task.metric.lower_is_better
+        return self.best is None or (value < self.best if lower else value > self.best)
+
     def _after_eval(self, step: int, progress: Progress) -> bool:
+        """Evaluate, log, and decide whether to stop early (patience or target reached)."""
         result = self.evaluate("valid")
         self.last_eval = (step, result)
         name = self.task.metric.name
@@ -459,51 +291,19 @@ class Trainer:
         return False
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (so a checkpoint is saved) while the loop runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def check_writable(out: Path) -> None:
-    """Create ``out`` if needed and fail with PermissionError when it cannot be written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
-            pass
-    except OSError as error:
-        raise BpttPermissionError(
-            f"Output directory {out} is not writable ({error.strerror}); choose another with --out."
-        ) from None
-
-
-def check_output_directory(out: Path, *, resuming: bool) -> None:
-    """Fail before training when ``out`` cannot be written or holds another run's checkpoints."""
-    check_writable(out)
-    if not resuming and list_checkpoints(out / "checkpoints"):
-        raise BpttError(
-            f"Output directory {out} already holds checkpoints of an earlier run; continue it "
-            f"with --resume {out}, or choose another --out (nothing was overwritten)."
-        )
-
-
-def resume_config(ckpt: Checkpoint, overrides: dict[str, Any]) -> TrainConfig:
-    """The checkpoint's config with ``overrides`` applied; architecture changes are refused."""
-    saved = ckpt.meta.get("config")
-    if not isinstance(saved, dict):
-        raise BpttError(f"Checkpoint {ckpt.path} holds no training config; it cannot resume.")
-    conflicts = [
-        f"{k}={saved.get(k)!r} in the checkpoint, {v!r} asked"
-        for k, v in overrides.items()
-        if k in ARCHITECTURE_FIELDS and v is not None and v != saved.get(k)
-    ]
-    if conflicts:
-        raise BpttError(
-            f"Incompatible config for resuming {ckpt.path}: {'; '.join(conflicts)}. Start a new "
-            "run (another --out) to change these."
-        )
-    return resolve_config(saved, overrides)

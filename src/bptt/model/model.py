@@ -28,7 +28,6 @@ one call to the next (never values: every call is a pure function of its argumen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,68 +37,9 @@ from bptt.engine import CheckpointTape, MemoryPolicy, Tape, backward, forward
 from bptt.engine.validate import check_carry, check_mask, check_sequence
 from bptt.errors import BpttError, BpttTypeError
 from bptt.kernels import Workspace
+from bptt.model.config import ModelConfig
+from bptt.model.reverse import gather_time, reverse_index
 from bptt.types import Array, Params
-
-READOUTS = ("all", "last", "none")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that fixes a model's architecture.
-
-    Attributes:
-        cell: "rnn" (tanh), "relu", "irnn" (ReLU with identity init), "lstm" or "gru".
-        hidden_size: H, units per direction.
-        input_size: D for float inputs (T, B, D); ignored when ``vocab_size`` is set.
-        vocab_size: V; inputs are then (T, B) token ids looked up in an embedding.
-        embed_size: E, width of the embedding.
-        num_layers: stacked recurrent layers.
-        bidirectional: add a reverse-time direction to every layer (outputs concatenated).
-        dropout: inverted dropout on the outputs of every layer but the last, in training.
-        output_size: O of the Dense readout; None for no readout (the model returns hs).
-        readout: "all" (a prediction at every step, (T, B, O)) or "last" (one per sequence from
-            the final carries: the last valid step forward, the first valid step in reverse).
-        forget_bias: LSTM forget-gate bias at initialisation.
-    """
-
-    cell: str = "lstm"
-    hidden_size: int = 128
-    input_size: int | None = None
-    vocab_size: int | None = None
-    embed_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    output_size: int | None = None
-    readout: str = "all"
-    forget_bias: float = 1.0
-
-    def __post_init__(self) -> None:
-        make_cell(self.cell)  # an unknown name or a user cell that cannot be built: BpttError
-        for name in ("hidden_size", "num_layers", "embed_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BpttError(f"`{name}` must be a positive integer, got {value!r}.")
-        if self.vocab_size is None and self.input_size is None:
-            raise BpttError(
-                "Set `input_size` (features per step) or `vocab_size` (token ids) in ModelConfig."
-            )
-        for name in ("input_size", "vocab_size", "output_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise BpttError(f"`{name}` must be a positive integer or None, got {value!r}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise BpttError(f"`dropout` must be in [0, 1), got {self.dropout}.")
-        if self.readout not in READOUTS:
-            raise BpttError(f"`readout` must be one of {READOUTS}, got {self.readout!r}.")
-
-    @property
-    def directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-    @property
-    def layer_input_size(self) -> int:
-        return self.embed_size if self.vocab_size is not None else int(self.input_size)
 
 
 class ModelCache(NamedTuple):
@@ -111,26 +51,6 @@ class ModelCache(NamedTuple):
     tapes: list[Tape | CheckpointTape]  # one per layer and direction
     dropout_masks: list[Array | None]  # one per layer: the scaled keep mask or None
     top: Array  # (T, B, H_out) outputs of the last layer, or (B, H_out) features for "last"
-
-
-def reverse_index(mask: np.ndarray | None, T: int, B: int) -> np.ndarray:
-    """(T, B) indices that reverse each sequence's valid steps in time, padding left in place.
-
-    For a right-padded sequence of length L this maps t -> L - 1 - t for t < L, as
-    ``pack_padded_sequence`` does for PyTorch's reverse direction. The map is an involution.
-    """
-    index = np.tile(np.arange(T)[:, None], (1, B))  # (T, B)
-    if mask is None:
-        return index[::-1].copy()
-    for b in range(B):
-        valid = np.flatnonzero(mask[:, b])
-        index[valid, b] = valid[::-1]
-    return index
-
-
-def _gather_time(xs: Array, index: np.ndarray) -> Array:
-    """xs (T, B, F) reordered in time per column: out[t, b] = xs[index[t, b], b]."""
-    return np.take_along_axis(xs, index[:, :, None], axis=0)
 
 
 class Model:
@@ -321,7 +241,7 @@ class Model:
         outs, tapes, carries = [], [], []
         for d in range(directions):
             k = layer * directions + d
-            x_in = xs if d == 0 else _gather_time(xs, rev)
+            x_in = xs if d == 0 else gather_time(xs, rev)
             hs, carry, tape = forward(
                 self.cell,
                 self.cell_params(params, self.layer_prefixes()[k]),
@@ -334,7 +254,7 @@ class Model:
                 finite_check=False,  # the model checked its inputs and carries0
                 workspace=self.workspace,
             )
-            outs.append(hs if d == 0 or hs is None else _gather_time(hs, rev))
+            outs.append(hs if d == 0 or hs is None else gather_time(hs, rev))
             tapes.append(tape)
             carries.append(carry)
         if outs[0] is None:  # not kept (checkpointed, last-step readout)
@@ -451,7 +371,7 @@ class Model:
             k = layer * directions + d
             dhs = None if dx is None else dx[..., d * H : (d + 1) * H]
             if dhs is not None and d == 1:
-                dhs = _gather_time(dhs, rev)
+                dhs = gather_time(dhs, rev)
             g, dxs, dcarries0[k] = backward(
                 self.cell,
                 self.cell_params(params, prefixes[k]),
@@ -465,7 +385,7 @@ class Model:
             )
             if dxs is not None:
                 if d == 1:
-                    dxs = _gather_time(dxs, rev)
+                    dxs = gather_time(dxs, rev)
                 dx_below = dxs if dx_below is None else dx_below + dxs
             for field, value in zip(g._fields, g, strict=True):
                 grads[f"{prefixes[k]}.{field}"] = value

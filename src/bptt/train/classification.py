@@ -1,9 +1,9 @@
 """Sequence classification of real measured data: ``ucr:<Name>`` and ``digits``.
 
 The UCR/UEA sets of :mod:`bptt.data.ucr` and the digits of :mod:`bptt.data.digits`,
-many-to-one. The model predicts a class at every step; only each sequence's last
-valid step carries a loss (``loss_mask``), which for a unidirectional model is the same as a
-readout at the last valid step. Padded steps are masked (``mask``).
+many-to-one. The model predicts a class at every step; only each sequence's last valid step
+carries a loss (``loss_mask``), which for a unidirectional model is the same as a readout at
+the last valid step. Padded steps are masked (``mask``).
 
 - Splits: the official test split is "test". A seeded (:data:`SPLIT_SEED`) stratified
   :data:`VALID_FRACTION` (20%) of the official train split is held out as "valid"; the rest is

@@ -1,7 +1,8 @@
 """Next-value forecasting of real measured series: ``co2``, ``sunspots``, ``macrodata``.
 
-The series of :mod:`bptt.data.timeseries`, many-to-many. The model reads x_t and predicts x_{t+1}; the loss is the MSE on the next values
-(normalised), with no loss on targets that were filled by interpolation.
+The series of :mod:`bptt.data.timeseries`, many-to-many. The model reads x_t and predicts
+x_{t+1}; the loss is the MSE on the next values (normalised), with no loss on targets that
+were filled by interpolation.
 
 - Model series: "level" (the series normalised with training statistics) or "diff" (the
   change x_t - x_{t-1}, normalised with the training changes' mean and std; a forecast is

@@ -76,3 +76,51 @@ def test_train_step_over_truncated_windows_lowers_the_loss():
             total += metrics.loss
         losses.append(total)
     assert state.step == 90 and losses[-1] < 0.9 * losses[0]
+
+
+def test_the_trainer_trains_and_resumes_the_user_cell_bit_for_bit(tmp_path):
+    """Truncated BPTT on a text stream with checkpointed BPTT inside each window, resumed."""
+    from bptt.train.checkpoint import load_checkpoint
+    from bptt.train.config import resolve_config
+    from bptt.train.trainer import Trainer, resume_config
+
+    text = tmp_path / "notes.txt"
+    text.write_text("the cat sat on the mat; the dog sat on the log.\n" * 40, encoding="utf-8")
+    settings = {
+        "task": "text",
+        "text": str(text),
+        "cell": SPEC,
+        "hidden_size": 8,
+        "embed_size": 4,
+        "batch_size": 4,
+        "k1": 5,
+        "k2": 7,
+        "steps": 12,
+        "eval_every": 6,
+        "checkpoint_every": 6,
+        "memory_budget": "4KiB",  # a few stored states of this small model
+        "sample_length": 0,
+    }
+    whole = Trainer(resolve_config(None, {**settings, "out": str(tmp_path / "whole")}))
+    summary = whole.fit()
+    assert summary["step"] == 12 and np.isfinite(summary["valid"]["bpc"])
+    first = Trainer(resolve_config(None, {**settings, "steps": 6, "out": str(tmp_path / "a")}))
+    first.fit()
+    ckpt = load_checkpoint(tmp_path / "a")
+    resumed = Trainer(resume_config(ckpt, {"steps": 12}), resume=ckpt)
+    resumed.fit()
+    for name, value in whole.state.params.items():
+        np.testing.assert_array_equal(resumed.state.params[name], value)
+
+
+def test_the_command_line_takes_the_user_cell(tmp_path, capsys):
+    from bptt.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", "adding", "--seq-len", "12", "--cell", SPEC, "--hidden", "6"]
+    argv += ["--steps", "4", "--eval-every", "2", "--eval-sequences", "20", "--out", str(out)]
+    assert main(argv) == 0
+    assert "validation mse" in capsys.readouterr().out
+    assert main(["train", "--cell", "linear_cell:NoSuchCell", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no class 'NoSuchCell'" in err

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bptt.engine.truncated import Window, schedule
+from bptt.engine.truncated import Window, truncation, windows
 from bptt.model import Model, ModelConfig
 from bptt.window import Batch, window_gradients
 
@@ -25,7 +25,7 @@ def _setup(cell="lstm", seed=0):
 def _tbptt(model, params, batch, k1, k2):
     """Per-window gradients of BPTT(k1, k2) with the parameters held fixed."""
     results, carries = [], None
-    for w in schedule(T, k1, k2):
+    for w in windows(T, truncation(k1, k2)):
         r = window_gradients(model, params, batch, w, carries, loss="xent")
         results.append(r)
         carries = r.carries_next
@@ -38,7 +38,7 @@ def _brute_force(model, params, batch, k1, k2):
     from bptt.losses import softmax_cross_entropy
 
     grads = []
-    for w in schedule(T, k1, k2):
+    for w in windows(T, truncation(k1, k2)):
         carries = None
         if w.start > 0:
             carries = model.forward(params, batch.inputs[: w.start])[1]
@@ -80,17 +80,17 @@ def test_no_gradient_crosses_a_cut():
     nothing; while full BPTT over the same loss does depend on those inputs' path."""
     model, params, batch = _setup("gru", seed=3)
     k = 4
-    windows = _tbptt(model, params, batch, k, k)
-    w = schedule(T, k, k)[2]
-    carries = windows[1].carries_next
+    results = _tbptt(model, params, batch, k, k)
+    w = windows(T, truncation(k))[2]
+    carries = results[1].carries_next
     changed = Batch(batch.inputs.copy(), batch.targets)
     changed.inputs[: w.start] = (changed.inputs[: w.start] + 1) % V
     again = window_gradients(model, params, changed, w, carries, loss="xent")
     for name in params:
-        np.testing.assert_array_equal(again.grads[name], windows[2].grads[name])
+        np.testing.assert_array_equal(again.grads[name], results[2].grads[name])
     # Full BPTT of the same window loss from step 0 differs: the cut removed a real path.
     full = _brute_force(model, params, batch, T, T)  # one window, loss on all steps
-    assert not np.allclose(full[0]["layers.0.W_h"], windows[2].grads["layers.0.W_h"])
+    assert not np.allclose(full[0]["layers.0.W_h"], results[2].grads["layers.0.W_h"])
 
 
 def test_matches_pytorch_detach_recipe():

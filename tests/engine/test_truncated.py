@@ -9,24 +9,24 @@ from bptt.engine.truncated import Truncation, Window, cut, schedule, truncation,
 
 def test_schedule_covers_every_step_once_with_k2_steps_of_backprop():
     for T, k1, k2 in [(10, 4, 6), (50, 10, 10), (7, 10, 10), (23, 3, 8), (12, 1, 5)]:
-        windows = schedule(T, k1, k2)
-        new_steps = np.concatenate([np.arange(w.new_start, w.stop) for w in windows])
+        ws = windows(T, truncation(k1, k2))
+        new_steps = np.concatenate([np.arange(w.new_start, w.stop) for w in ws])
         np.testing.assert_array_equal(new_steps, np.arange(T))
-        for j, w in enumerate(windows):
+        for j, w in enumerate(ws):
             assert w.stop - w.start <= k2  # never more forward work than the window
             assert w.new_start - w.start == min(k2 - k1, w.new_start)
-            if j + 1 < len(windows):
-                assert windows[j + 1].start == w.next_start
+            if j + 1 < len(ws):
+                assert ws[j + 1].start == w.next_start
                 assert w.start <= w.next_start <= w.stop
 
 
 def test_full_bptt_is_the_special_case_k1_equals_k2_equals_T():
-    assert schedule(9, 9, 9) == [(0, 0, 9, 9)]
-    assert schedule(9, 20, 20) == [(0, 0, 9, 9)]
+    assert windows(9, truncation(9)) == [(0, 0, 9, 9)]
+    assert windows(9, truncation(20)) == [(0, 0, 9, 9)]
     assert windows(9, None) == [Window(0, 0, 9, 9)]
 
 
-def test_truncation_defaults_k2_to_k1_and_schedule_is_windows():
+def test_truncation_defaults_k2_to_k1_and_the_old_name_schedule_still_works():
     assert truncation(7) == Truncation(7, 7)
     assert schedule(23, 3, 8) == windows(23, Truncation(3, 8))
 

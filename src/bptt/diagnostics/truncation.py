@@ -24,7 +24,7 @@ import numpy as np
 
 from bptt.diagnostics._common import check_model, flat, float64, measuring
 from bptt.diagnostics.flow import batch_gradient
-from bptt.engine.truncated import schedule
+from bptt.engine.truncated import truncation, windows
 from bptt.errors import BpttError
 from bptt.model import Model
 from bptt.types import Array, Params
@@ -129,7 +129,7 @@ def truncated_gradient(
     total: Params | None = None
     count, carries = 0, carries0
     with measuring():
-        for w in schedule(T, k, k):
+        for w in windows(T, truncation(k)):
             r = window_gradients(model, params, batch, w, carries, loss=loss)
             carries = r.carries_next  # the state goes on; no gradient flows back into it
             if r.count == 0:

@@ -56,7 +56,7 @@ def memory_policy(config: TrainConfig, model: Model) -> str | int | None:
 
     A budget in bytes becomes a number of stored states of one step's share of full BPTT's
     memory, about (2G + 3) * B * H float32 values (gates, their gradients, h, c and the
-    input projection).
+    input projection); a user-defined cell without a ``num_gates`` attribute counts as G = 1.
     """
     budget = parse_memory_budget(config.memory_budget)
     if budget is None:
@@ -66,6 +66,6 @@ def memory_policy(config: TrainConfig, model: Model) -> str | int | None:
         return "sqrt"
     if kind == "states":
         return int(amount)
-    G = model.cell.num_gates
+    G = getattr(model.cell, "num_gates", 1)
     state_bytes = (2 * G + 3) * config.batch_size * config.hidden_size * 4
     return slots_for_bytes(int(amount), state_bytes)

@@ -163,58 +163,86 @@ def diagnose(
         "update_ratios": ratios,
     }
     if findings:
-        verdicts = {n: Verdict(n, NONFINITE, findings[0]) for n in layers}
-        advice = recommendations(
-            model.config.cell, verdicts, seq_len=T, epsilon=epsilon, norm_stats=norm_stats
-        )
-        return Diagnosis(
-            **common,
-            finite=False,
-            findings=findings,
-            verdicts=verdicts,
-            recommendations=advice,
-            step_norms=None,
-            lags=None,
-            influence=None,
-            jacobian_norms=None,
-            saturation=None,
-            truncation=None,
-        )
-    sens = last_step_sensitivity(model, params, first, carries0=carries0)
-    lags = {n: lag_profile(sens.hidden[n], epsilon=epsilon) for n in layers}
-    influence = input_influence(sens.inputs)
-    saturation = gate_saturation(model, params, first, carries0=carries0)
-    bias = truncation_bias(
-        model, params, first, loss=loss, sweep=sweep, threshold=threshold, carries0=carries0
+        return _nonfinite_diagnosis(model.config.cell, common, findings)
+    per_step = _per_step_measurements(
+        model, params, first, loss, sweep, epsilon, threshold, carries0, max_sequences
     )
-    verdicts = {n: layer_verdict(n, lags[n], rules) for n in layers}
+    verdicts = {n: layer_verdict(n, per_step["lags"][n], rules) for n in layers}
     advice = recommendations(
         model.config.cell,
         verdicts,
         seq_len=T,
         epsilon=epsilon,
-        lags=lags,
-        saturation=saturation,
+        lags=per_step["lags"],
+        saturation=per_step["saturation"],
         weight_norms=common["weight_norms"],
-        truncation=bias,
+        truncation=per_step["truncation"],
         norm_stats=norm_stats,
     )
-    findings = _findings(verdicts, influence, saturation, norm_stats)
+    influence, saturation = per_step["influence"], per_step["saturation"]
     return Diagnosis(
         **common,
+        **per_step,
         finite=all(v.verdict != NONFINITE for v in verdicts.values()),
-        findings=findings,
+        findings=_findings(verdicts, influence, saturation, norm_stats),
         verdicts=verdicts,
         recommendations=advice,
         step_norms=flows[0].step_norms,
-        lags=lags,
-        influence=influence,
-        jacobian_norms=local_jacobian_norms(
-            model, params, first, carries0=carries0, max_sequences=max_sequences
-        ),
-        saturation=saturation,
-        truncation=bias,
     )
+
+
+def _nonfinite_diagnosis(cell: str, common: dict[str, Any], findings: list[str]) -> Diagnosis:
+    """The Diagnosis of a model whose parameters or gradients are not finite: its findings
+    and the advice for it; no per-step measurement."""
+    layers = common["layers"]
+    verdicts = {n: Verdict(n, NONFINITE, findings[0]) for n in layers}
+    advice = recommendations(
+        cell,
+        verdicts,
+        seq_len=common["seq_len"],
+        epsilon=common["epsilon"],
+        norm_stats=common["norm_stats"],
+    )
+    return Diagnosis(
+        **common,
+        finite=False,
+        findings=findings,
+        verdicts=verdicts,
+        recommendations=advice,
+        step_norms=None,
+        lags=None,
+        influence=None,
+        jacobian_norms=None,
+        saturation=None,
+        truncation=None,
+    )
+
+
+def _per_step_measurements(
+    model: Model,
+    params: Params,
+    batch: Batch,
+    loss: str,
+    sweep: list[int],
+    epsilon: float,
+    threshold: float,
+    carries0: Any,
+    max_sequences: int | None,
+) -> dict[str, Any]:
+    """The Diagnosis fields measured on one batch: lags, influence, jacobian_norms,
+    saturation and truncation."""
+    sens = last_step_sensitivity(model, params, batch, carries0=carries0)
+    return {
+        "lags": {n: lag_profile(sens.hidden[n], epsilon=epsilon) for n in model.layer_prefixes()},
+        "influence": input_influence(sens.inputs),
+        "jacobian_norms": local_jacobian_norms(
+            model, params, batch, carries0=carries0, max_sequences=max_sequences
+        ),
+        "saturation": gate_saturation(model, params, batch, carries0=carries0),
+        "truncation": truncation_bias(
+            model, params, batch, loss=loss, sweep=sweep, threshold=threshold, carries0=carries0
+        ),
+    }
 
 
 def compare(

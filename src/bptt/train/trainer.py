@@ -186,18 +186,21 @@ class Trainer:
 
         Raises:
             TrainingDivergedError: after ``max_nonfinite`` non-finite updates in a row.
-            KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint.
+            KeyboardInterrupt: on Ctrl-C or SIGTERM, after the current window and a checkpoint
+                (a second signal interrupts at once, still saving the last state).
         """
         cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         stopped_early = False
         with (
-            _sigterm_interrupts(),
+            _stop_on_signals() as stop,
             Progress(cfg.steps, self.state.step, self.stream, cfg.log_every) as progress,
         ):
             try:
                 for step, m in self.run_windows():
+                    if stop.requested:
+                        raise KeyboardInterrupt
                     if m.nonfinite:
                         self._skipped(step, m, progress)
                     elif m.updated:
@@ -291,19 +294,32 @@ class Trainer:
         return False
 
 
+class _StopRequest:
+    """The first SIGINT or SIGTERM asks the loop to stop after the current window; it raises
+    nothing itself, so no exception can be lost in code that ignores them (a finaliser). A
+    second signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt (so a checkpoint is saved) while the loop runs."""
+def _stop_on_signals() -> Iterator[_StopRequest]:
+    """Ctrl-C and SIGTERM stop the loop cleanly (with a checkpoint) while it runs."""
+    request = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
+        yield request  # signal handlers can only be set from the main thread
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, request.handle)
     try:
-        yield
+        yield request
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose
 from bptt.cells import GRUCell, LSTMCell, RNNCell
 from bptt.engine import backward, forward, zero_carry
 from bptt.testing import numerical_gradient, random_linear_loss, relative_error
+from linear_cell import LinearCell
 
 T, B, D, H = 5, 3, 4, 6
 LENGTHS = (5, 1, 3)  # a fully valid column, a column with one valid step, one in between
@@ -27,46 +28,7 @@ def lengths_to_mask(lengths, steps):
     return np.arange(steps)[:, None] < np.asarray(lengths)[None, :]  # (T, B)
 
 
-# A cell the engine has never seen: h_t = x_t W_x + b + h_{t-1} W_h.
-class LinearParams(NamedTuple):
-    W_x: np.ndarray  # (D, H)
-    W_h: np.ndarray  # (H, H)
-    b: np.ndarray  # (H,)
-
-
-class LinearCarry(NamedTuple):
-    h: np.ndarray  # (B, H)
-
-
-@dataclass(frozen=True)
-class LinearCell:
-    name: str = "linear"
-    params_type: type = LinearParams
-    carry_type: type = LinearCarry
-
-    def sizes(self, params):
-        return params.W_x.shape  # (D, H)
-
-    def init_params(self, rng, input_size, hidden_size, *, dtype=np.float64):
-        shapes = ((input_size, hidden_size), (hidden_size, hidden_size), (hidden_size,))
-        return LinearParams(*(0.4 * rng.standard_normal(s).astype(dtype) for s in shapes))
-
-    def input_projection(self, params, xs):
-        return xs @ params.W_x + params.b  # (T, B, H)
-
-    def step_forward(self, params, xp_t, carry):
-        return LinearCarry(xp_t + carry.h @ params.W_h), None  # nothing to cache
-
-    def step_backward(self, params, cache_t, dcarry):
-        return LinearCarry(dcarry.h @ params.W_h.T), dcarry.h, dcarry.h
-
-    def weight_grads(self, params, xs, hs_prev, dxp, dhp):
-        dW_x = np.einsum("tbd,tbh->dh", xs, dxp)
-        dW_h = np.einsum("tbk,tbh->kh", hs_prev, dhp)
-        return LinearParams(dW_x, dW_h, dxp.sum(axis=(0, 1))), dxp @ params.W_x.T
-
-
-ALL_CELLS = {**CELLS, "linear": LinearCell()}
+ALL_CELLS = {**CELLS, "linear": LinearCell()}  # a cell of its own: tests/linear_cell.py
 
 
 def relu_margin(params, xs, carry0, mask):

@@ -118,13 +118,13 @@ def model_programs(
         return loss
 
     def infer_every_step() -> float:
-        hs, _ = infer(model.cell, cell_params, xs)
+        hs, _ = infer(model.cell, cell_params, xs, workspace=model.workspace)
         outputs = hs @ W  # (T, B, O)
         outputs += b
         return float(outputs[-1, 0, 0])
 
     def infer_last_step() -> float:
-        hs, _ = infer(model.cell, cell_params, xs)
+        hs, _ = infer(model.cell, cell_params, xs, workspace=model.workspace)
         outputs = hs[-1] @ W  # (B, O)
         outputs += b
         return float(outputs[0, 0])

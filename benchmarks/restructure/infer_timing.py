@@ -1,6 +1,9 @@
-"""LSTM inference at B=64, T=200, D=128, H=1024, timed alone: medians of 12 calls.
+"""LSTM inference at B=64, T=200, D=128, H=1024, timed alone: median and minimum of 12 calls.
 
-Run with PYTHONPATH pointing at the tree to time; "ws" passes the model's workspace.
+Run with PYTHONPATH pointing at the tree to time; the argument "ws" passes the model's
+workspace (memory reused from call to call), any other argument is only a label.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python infer_timing.py new
 """
 
 import sys
@@ -12,16 +15,15 @@ from threadpoolctl import threadpool_limits
 from bptt.engine.full import infer
 from bptt.model import Model, ModelConfig
 
-m = Model(ModelConfig(cell="lstm", input_size=128, hidden_size=1024, output_size=10))
-p = m.init(np.random.default_rng(0))
-cp = m.cell_params(p, "layers.0")
+model = Model(ModelConfig(cell="lstm", input_size=128, hidden_size=1024, output_size=10))
+params = model.cell_params(model.init(np.random.default_rng(0)), "layers.0")
 xs = np.random.default_rng(1).standard_normal((200, 64, 128)).astype(np.float32)
-kw = {"workspace": m.workspace} if (len(sys.argv) > 1 and sys.argv[1] == "ws") else {}
+options = {"workspace": model.workspace} if sys.argv[1:] == ["ws"] else {}
 with threadpool_limits(2):
-    infer(m.cell, cp, xs, **kw)
-    ts = []
+    infer(model.cell, params, xs, **options)
+    times = []
     for _ in range(12):
-        a = time.perf_counter()
-        infer(m.cell, cp, xs, **kw)
-        ts.append(time.perf_counter() - a)
-print(sys.argv[1:], "median ms", round(np.median(ts) * 1e3, 1), "min", round(min(ts) * 1e3, 1))
+        start = time.perf_counter()
+        infer(model.cell, params, xs, **options)
+        times.append(time.perf_counter() - start)
+print(sys.argv[1:], f"median {np.median(times) * 1e3:.1f} ms, min {min(times) * 1e3:.1f} ms")

@@ -26,6 +26,11 @@ class BpttPermissionError(BpttError, PermissionError):
     """A file or directory the caller named cannot be written."""
 
 
+class BpttStorageError(BpttError, OSError):
+    """A file could not be written or read back (a full disk, a read-only file system); the
+    message names what is intact and how to go on."""
+
+
 class MissingExtraError(BpttError, ImportError):
     """An optional package is needed for what was asked; the message names the pip extra."""
 
@@ -34,6 +39,7 @@ __all__ = [
     "BpttError",
     "BpttFileNotFoundError",
     "BpttPermissionError",
+    "BpttStorageError",
     "BpttTypeError",
     "MissingExtraError",
 ]

@@ -112,7 +112,7 @@ def test_bad_input(tmp_path, capsys):
     _error(capsys, ["diagnose", "--checkpoint", str(tmp_path / "none.npz")], "does not exist")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"not a checkpoint")
-    _error(capsys, ["diagnose", "--checkpoint", str(corrupt)], "truncated or corrupted")
+    _error(capsys, ["diagnose", "--checkpoint", str(corrupt)], "is not a bptt checkpoint")
     _error(capsys, [*FRESH, "--sweep", "5,50", "--out", str(tmp_path / "r")], "50")
     _error(capsys, [*FRESH, "--compare", "rnn,lstn"], "--compare takes cells")
     blocker = tmp_path / "file"

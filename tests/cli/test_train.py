@@ -24,6 +24,7 @@ def test_train_then_sample_and_eval(tmp_path, text_file, fast, capsys):
     assert printed.startswith('# resolved config\ntask = "text"')
     assert "validation bpc" in printed and "checkpoint:" in printed and "sample:" in printed
     assert [p.name for p in list_checkpoints(out / "checkpoints")] == [
+        "ckpt-00000000.npz",  # the state before the first update
         "ckpt-00000003.npz",
         "ckpt-00000006.npz",
     ]
@@ -121,7 +122,7 @@ def test_bad_checkpoints(tmp_path, text_file, fast, capsys):
     _one_line_error(capsys, 2, ["train", "--resume", str(truncated)], "truncated or corrupted")
     corrupted = tmp_path / "corrupted.npz"
     corrupted.write_bytes(b"PK" + bytes(range(256)) * 4)
-    _one_line_error(capsys, 2, ["eval", str(corrupted)], "truncated or corrupted")
+    _one_line_error(capsys, 2, ["eval", str(corrupted)], "is not a bptt checkpoint")
     ckpt = load_checkpoint(latest)
     arrays = {f"params/{k}": v for k, v in ckpt.params.items()}
     newer = tmp_path / "newer.npz"
@@ -135,7 +136,7 @@ def test_existing_checkpoints_are_never_overwritten(tmp_path, text_file, fast, c
     before = {p.name: p.read_bytes() for p in list_checkpoints(out / "checkpoints")}
     capsys.readouterr()
     args = ["train", "--text", str(text_file), "--out", str(out), *fast]
-    _one_line_error(capsys, 2, args, "already holds checkpoints of an earlier run")
+    _one_line_error(capsys, 2, args, "already holds checkpoints of another run")
     after = {p.name: p.read_bytes() for p in list_checkpoints(out / "checkpoints")}
     assert after == before
 

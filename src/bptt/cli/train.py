@@ -16,8 +16,8 @@ from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, Layer, format_config, load_toml, resolve_config
 from bptt.train.real_tasks import REAL_TASKS
-from bptt.train.resume import resume_config
-from bptt.train.rundir import check_output_directory
+from bptt.train.resume import resume_config, run_directory
+from bptt.train.rundir import check_output_directory, check_writable
 from bptt.train.trainer import Trainer, TrainingDivergedError
 
 EXAMPLES = """examples:
@@ -191,12 +191,24 @@ def run(args: argparse.Namespace) -> int:
             raise BpttError("--config and --resume do not mix: a resumed run keeps its config.")
         ckpt = load_checkpoint(args.resume)
         config = resume_config(ckpt, dict(command_line.values))
+        step = int(ckpt.meta.get("step", 0))
+        if config.steps <= step:
+            print(
+                f"bptt train: the run in {config.out} already reached step {step} of --steps "
+                f"{config.steps}; nothing to do. Give --steps N with N > {step} to train on.",
+                file=sys.stderr,
+            )
+            return 0
     else:
         layers = (
             [Layer(f"config file {args.config}", load_toml(args.config))] if args.config else []
         )
         config = resolve_config(*layers, command_line)
-    check_output_directory(Path(config.out), resuming=ckpt is not None)
+    out = Path(config.out)
+    if ckpt is not None and out.resolve() == run_directory(ckpt):
+        check_writable(out)  # the run's own directory: its other files stay as they are
+    else:
+        check_output_directory(out, run_id=None if ckpt is None else ckpt.meta.get("run_id"))
     print("# resolved config\n" + format_config(config), flush=True)
     trainer = Trainer(config, resume=ckpt)
     try:

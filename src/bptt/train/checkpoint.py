@@ -9,6 +9,9 @@ Nothing is pickled: files are read with ``allow_pickle=False``.
 Writes go to a temporary file in the same directory, are flushed to disk, then moved into
 place with ``os.replace`` ("pre-emption safe by writing to temporary before a final rename",
 as flax's save_checkpoint says), so an interrupted run never leaves a half-written checkpoint.
+A temporary file left by a killed process is removed when its run starts again
+(``remove_temporaries``). Every header holds the run's ``run_id``, and pruning removes only
+checkpoints of the same run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bptt.errors import BpttError, BpttFileNotFoundError
+from bptt.errors import BpttError, BpttFileNotFoundError, BpttStorageError
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^ckpt-(\d{8})\.npz$")
@@ -99,7 +102,8 @@ def save_checkpoint(
     meta: dict[str, Any],
     keep: int = 3,
 ) -> Path:
-    """Write ``ckpt-<step>.npz`` atomically into ``directory`` and keep the newest ``keep``.
+    """Write ``ckpt-<step>.npz`` atomically into ``directory`` and keep the newest ``keep`` of
+    the same run (the header's ``run_id``); checkpoints of any other run are never removed.
 
     Args:
         directory: the checkpoint directory (created if missing).
@@ -111,9 +115,12 @@ def save_checkpoint(
 
     Returns:
         The path written.
+
+    Raises:
+        BpttStorageError: the file could not be written (the directory, a full disk, a
+            read-only file system); nothing was replaced and no temporary file is left.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {f"params/{k}": np.asarray(v) for k, v in params.items()}
     for i, leaf in enumerate(flatten(opt_state)):
         arrays[f"opt/{i:05d}"] = np.asarray(leaf)
@@ -124,7 +131,22 @@ def save_checkpoint(
     header = {**meta, "format_version": FORMAT_VERSION}
     arrays["meta"] = np.array(json.dumps(header))
     target = checkpoint_path(directory, int(meta["step"]))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt-", suffix=".tmp")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, arrays)
+    except OSError as error:
+        raise BpttStorageError(
+            f"Could not write checkpoint {target} ({error.strerror or error})"
+        ) from None
+    same_run = [p for p in list_checkpoints(directory) if run_of(p) == meta.get("run_id")]
+    for old in same_run[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def _write_atomically(target: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` into a temporary file beside ``target``, synced, then renamed onto it."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ckpt-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -134,9 +156,30 @@ def save_checkpoint(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    for old in list_checkpoints(directory)[:-keep]:
-        old.unlink(missing_ok=True)
-    return target
+
+
+def run_of(path: Path) -> str | None:
+    """The run_id in a checkpoint's header; None when it has none or cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError):
+        return None
+    return meta.get("run_id") if isinstance(meta, dict) else None
+
+
+def remove_temporaries(directory: Path) -> list[Path]:
+    """Remove the ``.ckpt-*.tmp`` files a killed writer left in ``directory``; returns them.
+
+    Call it only for a directory that holds one run's checkpoints, before that run writes.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = sorted(directory.glob(".ckpt-*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -155,6 +198,15 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def _starts_like_a_zip(path: Path) -> bool:
+    """Whether the file begins as an .npz (a zip archive) does; a truncated one still does."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return True  # let np.load report why it cannot be read
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint written by ``save_checkpoint``.
 
@@ -163,15 +215,25 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         ValueError: a truncated or corrupted file, or one from a newer format version.
     """
     path = resolve_checkpoint(path)
+    if not _starts_like_a_zip(path):
+        raise BpttError(
+            f"{path} is not a bptt checkpoint (a ckpt-NNNNNNNN.npz file written by `bptt "
+            "train`). Pass a checkpoint file or the output directory of a run."
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays.pop("meta")))
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
         raise BpttError(
-            f"Checkpoint {path} is truncated or corrupted ({type(error).__name__}: {error}). "
+            f"Checkpoint {path} is truncated or corrupted ({type(error).__name__}). "
             "Resume from an earlier checkpoint in the same directory."
         ) from None
+    if not isinstance(meta, dict):
+        raise BpttError(
+            f"Checkpoint {path} has a header of type {type(meta).__name__}, not the JSON "
+            "object `bptt train` writes; it is not a bptt checkpoint or it was altered."
+        )
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise BpttError(

@@ -170,6 +170,11 @@ def _checked_truncation(value: Any) -> Truncation:
 
 def check_config(c: TrainConfig) -> None:
     """Every check that can be made before any data is read."""
+    if not isinstance(c.out, str) or not c.out.strip():
+        raise BpttError(
+            f"`out` must name a directory for checkpoints and metrics, got {c.out!r}; e.g. "
+            "--out runs/first (an empty name would write into the current directory)."
+        )
     if c.task not in TASKS:
         raise BpttError(f"Unknown task {c.task!r}; expected one of {', '.join(TASKS)}.")
     if c.task == "text" and not c.text:

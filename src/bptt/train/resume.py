@@ -8,6 +8,7 @@
     config                                                       TrainConfig.to_dict()
     model_config                                                 the ModelConfig's fields
     vocab                                                        a text task's characters
+    run_id                                                       which run wrote it
     format_version                                               added by save_checkpoint
 
 With the config, that is everything needed to continue a run bit for bit.
@@ -16,6 +17,8 @@ With the config, that is everything needed to continue a run bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,11 +33,12 @@ from bptt.train.state import TrainState
 
 
 class Restored(NamedTuple):
-    """A run as a checkpoint left it: its TrainState and its early-stopping record."""
+    """A run as a checkpoint left it: its TrainState, early-stopping record and run id."""
 
     state: TrainState
     best: float | None
     evals_since_best: int
+    run_id: str
 
 
 def checkpoint_meta(
@@ -45,9 +49,11 @@ def checkpoint_meta(
     vocab: Vocabulary | None,
     best: float | None,
     evals_since_best: int,
+    run_id: str,
 ) -> dict[str, Any]:
     """The JSON header of a checkpoint of ``state`` (the arrays are saved beside it)."""
     return {
+        "run_id": run_id,
         "step": state.step,
         "cursor": list(state.cursor),
         "rng_state": state.rng_state,
@@ -102,7 +108,21 @@ def restore(
         int(meta["nonfinite_streak"]),
         int(meta["nonfinite_total"]),
     )
-    return Restored(state, meta.get("best"), int(meta.get("evals_since_best", 0)))
+    # A checkpoint of an older version has no run id: the resumed run gets a new one.
+    run_id = meta.get("run_id") or new_run_id()
+    return Restored(state, meta.get("best"), int(meta.get("evals_since_best", 0)), run_id)
+
+
+def new_run_id() -> str:
+    """A fresh run id: which checkpoints belong to one run (pruning removes only those)."""
+    return uuid.uuid4().hex
+
+
+def run_directory(ckpt: Checkpoint) -> Path:
+    """The output directory of the run ``ckpt`` belongs to (absolute): OUT of
+    OUT/checkpoints/ckpt-N.npz, or the folder of a checkpoint file that lies elsewhere."""
+    folder = ckpt.path.resolve().parent
+    return folder.parent if folder.name == "checkpoints" else folder
 
 
 def saved_settings(ckpt: Checkpoint) -> Layer:
@@ -137,11 +157,17 @@ def saved_model(ckpt: Checkpoint) -> Model:
 def resume_config(ckpt: Checkpoint, overrides: dict[str, Any]) -> TrainConfig:
     """The checkpoint's config with ``overrides`` (command-line settings) merged on top.
 
+    The run goes on writing where its checkpoint lives (``run_directory``), whatever ``out``
+    the checkpoint saved (a relative path means another folder from another working
+    directory), unless ``overrides`` name another ``out``.
+
     Raises:
         BpttError: the overrides change the model, the data or the truncation
             (``ARCHITECTURE_FIELDS``), or give an invalid config.
     """
     saved = saved_settings(ckpt)
+    if overrides.get("out") is None:
+        overrides = {**overrides, "out": str(run_directory(ckpt))}
     before = resolve_config(saved)
     after = resolve_config(saved, Layer("command line", overrides))
     conflicts = [

@@ -26,8 +26,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from bptt.engine.truncated import Window, windows
+from bptt.errors import BpttStorageError
 from bptt.model import Model
-from bptt.train.checkpoint import Checkpoint, save_checkpoint
+from bptt.train.checkpoint import (
+    Checkpoint,
+    list_checkpoints,
+    remove_temporaries,
+    save_checkpoint,
+)
 from bptt.train.config import TrainConfig
 from bptt.train.evaluate import evaluate
 from bptt.train.factories import (
@@ -37,12 +43,13 @@ from bptt.train.factories import (
     model_config_for,
 )
 from bptt.train.progress import Progress
-from bptt.train.resume import checkpoint_meta, restore, resume_config
+from bptt.train.resume import checkpoint_meta, new_run_id, restore, resume_config
 from bptt.train.rundir import (
     CHECKPOINT_DIR,
     append_metrics,
     check_output_directory,
     check_writable,
+    truncate_metrics,
 )
 from bptt.train.state import StepMetrics, init_state, train_step
 from bptt.window import Batch
@@ -87,13 +94,15 @@ class Trainer:
         self.best: float | None = None
         self.evals_since_best = 0
         self.last_eval: tuple[int, dict] = (-1, {})
+        self.resumed = resume is not None
         if resume is None:
             self.state = init_state(self.model, self.optimizer, config.seed)
+            self.run_id = new_run_id()
         else:
             restored = restore(
                 resume, model=self.model, optimizer=self.optimizer, vocab=self.task.vocab
             )
-            self.state, self.best, self.evals_since_best = restored
+            self.state, self.best, self.evals_since_best, self.run_id = restored
         self._batch: tuple[int, Batch, list[Window]] | None = None
 
     # -- data ------------------------------------------------------------------------------
@@ -115,7 +124,12 @@ class Trainer:
 
     # -- records ---------------------------------------------------------------------------
     def save(self) -> Path:
-        """Write a checkpoint of the current state; returns its path."""
+        """Write a checkpoint of the current state; returns its path.
+
+        Raises:
+            BpttStorageError: it could not be written; the message names the newest
+                checkpoint of the run, which is intact, and the command that resumes.
+        """
         s = self.state
         meta = checkpoint_meta(
             s,
@@ -124,19 +138,51 @@ class Trainer:
             vocab=self.task.vocab,
             best=self.best,
             evals_since_best=self.evals_since_best,
+            run_id=self.run_id,
         )
-        return save_checkpoint(
-            self.checkpoints,
-            params=s.params,
-            opt_state=s.opt_state,
-            carries=s.carries,
-            meta=meta,
-            keep=self.config.keep_checkpoints,
+        try:
+            return save_checkpoint(
+                self.checkpoints,
+                params=s.params,
+                opt_state=s.opt_state,
+                carries=s.carries,
+                meta=meta,
+                keep=self.config.keep_checkpoints,
+            )
+        except BpttStorageError as error:
+            raise BpttStorageError(f"{error}; {self._recovery()}") from None
+
+    def _recovery(self) -> str:
+        """What is intact after a failure, and how to go on."""
+        found = list_checkpoints(self.checkpoints)
+        if not found:
+            return "no checkpoint of this run was written yet. Fix the disk and start again."
+        return (
+            f"the previous checkpoint {found[-1]} is intact. Free space or fix the "
+            f"permissions, then resume with: bptt train --resume {self.out}"
         )
 
     def log(self, record: dict[str, Any]) -> None:
         """Append ``record`` to metrics.jsonl."""
-        append_metrics(self.out, record)
+        try:
+            append_metrics(self.out, record)
+        except BpttStorageError as error:
+            raise BpttStorageError(f"{error}; {self._recovery()}") from None
+
+    def _start(self) -> None:
+        """Before the first window: the output directory ready for this run, and a
+        checkpoint to resume from however early the run is stopped."""
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BpttStorageError(
+                f"Could not create {self.out} ({error.strerror or error}); choose another --out."
+            ) from None
+        remove_temporaries(self.checkpoints)  # left by a writer killed mid-checkpoint
+        if self.resumed:
+            truncate_metrics(self.out, self.state.step)
+        else:
+            self.save()  # step 0
 
     def evaluate(self, split: str = "valid") -> dict:
         """The task's metric and mean loss on ``split`` with the current parameters."""
@@ -190,7 +236,7 @@ class Trainer:
                 (a second signal interrupts at once, still saving the last state).
         """
         cfg = self.config
-        self.out.mkdir(parents=True, exist_ok=True)
+        self._start()
         t0 = time.perf_counter()
         stopped_early = False
         with (
@@ -239,10 +285,11 @@ class Trainer:
         )
         cfg = self.config
         if streak >= cfg.max_nonfinite:
+            last = list_checkpoints(self.checkpoints)[-1]  # step 0's at least
             raise TrainingDivergedError(
                 f"{streak} non-finite updates in a row at step {step}: training diverged. "
                 f"Lower --lr (now {cfg.learning_rate}) or clip gradients (--clip, now "
-                f"{cfg.clip}); the last good checkpoint is kept in {self.checkpoints}."
+                f"{cfg.clip}); the last good checkpoint is {last}."
             )
 
     def _after_update(self, step: int, m: StepMetrics, progress: Progress, t0: float) -> bool:

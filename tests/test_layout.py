@@ -1,6 +1,7 @@
 """The tree shows the architecture: imports flow one way, from the math up to the command line.
 
-types/errors -> cells -> kernels -> engine -> model -> window -> diagnostics, train -> cli;
+types/errors -> cells -> kernels -> engine -> model -> window -> diagnostics, train -> export
+-> cli;
 optim, losses and data sit beside the core and depend only on types and errors. A module may
 import its own package and anything in a lower layer, never a higher one.
 """
@@ -27,12 +28,14 @@ LAYERS = {
     "model": 4,
     "generate": 5,
     "forecast": 5,
+    "stream": 5,
     "testing": 5,
     "window": 5,
     "diagnostics": 6,
     "train": 7,
     "bench": 7,
-    "cli": 8,
+    "export": 8,
+    "cli": 9,
 }
 
 

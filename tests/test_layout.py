@@ -32,6 +32,7 @@ LAYERS = {
     "testing": 5,
     "window": 5,
     "diagnostics": 6,
+    "online": 6,
     "train": 7,
     "bench": 7,
     "export": 8,

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bptt.cli import bench, diagnose, export, gradcheck, sample, train
+from bptt.cli import bench, diagnose, estimators, export, gradcheck, sample, train
 from bptt.cli import eval as eval_command
 from bptt.errors import BpttError
 
-SUBCOMMANDS = (train, sample, eval_command, diagnose, gradcheck, bench, export)
+SUBCOMMANDS = (train, sample, eval_command, diagnose, estimators, gradcheck, bench, export)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -16,7 +16,7 @@ from bptt.online.jacobians import (
 )
 
 B, D, H = 2, 3, 4
-CELLS = ["rnn", "relu", "lstm", "gru"]
+CELLS = ["rnn", "relu", "lstm", "gru", "bptt.online.influence:LinearCell"]
 EPS = 1e-6
 
 

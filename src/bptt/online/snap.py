@@ -145,10 +145,13 @@ class SnAp:
         units = np.arange(jac.dxp.shape[3])
         influence, grads = {}, {}
         for name, M in state.influence.items():
-            M = np.einsum("biac,bcrgi->bargi", Jk, zero_rows(M, inp.resets))
+            M = _propagate(Jk, zero_rows(M, inp.resets))
             deriv, u = factors[name]
             # I_t: parameter (r, g, i) moves unit i's own entry of each carry field f.
-            M[:, state.own, :, :, units[None, :]] += np.einsum("bfgi,br->fibrg", deriv, u)
+            if M.shape[1] == deriv.shape[1]:  # SnAp-1: the own entries are all there is
+                M += deriv[:, :, None, :, :] * u[:, None, :, None, None]
+            else:
+                M[:, state.own, :, :, units[None, :]] += np.einsum("bfgi,br->fibrg", deriv, u)
             influence[name] = M
             grads[name] = np.einsum("bia,bargi->rgi", dcarry, M)
         return state._replace(influence=influence), as_params(params, grads)
@@ -166,3 +169,23 @@ class SnAp:
     def flush(self, cell: Cell, params: CellParams, state: SnApState) -> tuple[SnApState, None]:
         """Nothing is buffered."""
         return state, None
+
+
+def _propagate(Jk: Array, M: Array) -> Array:
+    """M'[b, a, r, g, i] = sum_c Jk[b, i, a, c] M[b, c, r, g, i], as the cheapest product.
+
+    With one kept entry per field (SnAp-1) the sum has F <= 2 terms, done element-wise;
+    otherwise one batched matrix product per unit, (F*S, F*S) x (F*S, R*G_p).
+    """
+    B, A = M.shape[:2]
+    if A <= 2:
+        Jt = np.moveaxis(Jk, 1, 3)  # (B, A, A, H)
+        out = np.zeros_like(M)
+        for a in range(A):
+            for c in range(A):
+                out[:, a] += Jt[:, a, c][:, None, None, :] * M[:, c]
+        return out
+    H = M.shape[-1]
+    Mi = np.moveaxis(M, -1, 1).reshape(B, H, A, -1)  # (B, H, F*S, R*G_p)
+    out = np.matmul(Jk, Mi).reshape(B, H, *M.shape[1:-1])  # (B, H, F*S, R, G_p)
+    return np.moveaxis(out, 1, -1)

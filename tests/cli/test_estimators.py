@@ -35,6 +35,15 @@ def test_train_then_compare_the_trained_model(tmp_path, capsys):
     assert main([*cmp, "--estimators", "rtrl", "--out", str(tmp_path / "c")]) == 0
 
 
+def test_a_sparse_network_stays_sparse_and_snap2_follows_it(tmp_path):
+    run = tmp_path / "run"
+    args = ["estimators", "train", *SMALL, "--cell", "gru", "--density", "0.3"]
+    assert main([*args, "--estimator", "snap2", "--updates", "8", "--out", str(run)]) == 0
+    with np.load(run / "params.npz") as saved:
+        W_h = saved["layers.0.W_h"]
+    assert 0.2 < np.mean(W_h != 0) < 0.6  # kept: 30% and every block's diagonal
+
+
 def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
     out = str(tmp_path / "x")
     assert main(["estimators", "compare", *SMALL, "--estimators", "kfrtrl", "--out", out]) == 2
@@ -47,5 +56,12 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, capsys):
     assert "does not fit this model" in capsys.readouterr().err
     assert main(["estimators", "train", *SMALL, "--every", "0", "--out", out]) == 2
     assert "`--every` must be >= 1" in capsys.readouterr().err
+    assert main(["estimators", "train", *SMALL, "--density", "0", "--out", out]) == 2
+    assert "`--density` must be in (0, 1]" in capsys.readouterr().err
+    assert main(["estimators", "train", *SMALL, "--lr", "nan", "--out", out]) == 2
+    assert "`--lr` must be a finite number > 0" in capsys.readouterr().err
+    assert main(["estimators", "compare", *SMALL, "--draws", "1", "--out", out]) == 2
+    assert "`--draws` must be >= 2" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # a refused command creates nothing
     assert main(["estimators"]) == 2
     assert "compare" in capsys.readouterr().out

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bptt.cells import CELL_NAMES
-from bptt.errors import BpttError, BpttFileNotFoundError
+from bptt.errors import BpttError, BpttFileNotFoundError, BpttPermissionError
 from bptt.model import Model, ModelConfig
 from bptt.online import ESTIMATOR_NAMES, make_estimator
 from bptt.online.compare import Comparison, compare_estimators
+from bptt.online.snap import sparse_mask
 from bptt.online.tasks import for_online
 from bptt.online.train import train_online
 from bptt.optim import OPTIMIZERS, make_optimizer, with_clipping
@@ -108,9 +110,19 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     add("--seq-len", type=int, help="T of a synthetic task (50)")
     add("--batch", type=int, help="sequences B (8)")
     add("--seed", type=int, default=0)
+    add(
+        "--density",
+        type=float,
+        default=1.0,
+        help="fraction of W_h kept (1: dense); below 1 a fixed random sparse W_h, kept sparse in "
+        "training, whose pattern SnAp-n follows",
+    )
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
+    """The settings of the command line over the defaults here, checked before any work."""
+    if not 0.0 < args.density <= 1.0:  # NaN fails too
+        raise BpttError(f"`--density` must be in (0, 1], got {args.density}.")
     options = {
         "task": args.task or ("text" if args.text else None),
         "text": args.text,
@@ -124,8 +136,9 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     return resolve_config(Layer("command line", options), defaults=DEFAULTS)
 
 
-def _model(config: TrainConfig) -> tuple[Model, Any, Params]:
-    """The one-layer model of ``config`` on its task (one-hot inputs), float64 params."""
+def _model(config: TrainConfig, density: float) -> tuple[Model, Any, Params, Any]:
+    """The one-layer model of ``config`` on its task (one-hot inputs), float64 params, and
+    the sparsity pattern of W_h (None when dense)."""
     task = for_online(make_task(config))
     model_config = ModelConfig(
         cell=config.cell,
@@ -134,7 +147,12 @@ def _model(config: TrainConfig) -> tuple[Model, Any, Params]:
         **task.model_io(),
     )
     model = Model(model_config)
-    return model, task, model.init(np.random.default_rng(config.seed), dtype=np.float64)
+    params = model.init(np.random.default_rng(config.seed), dtype=np.float64)
+    if density >= 1.0:
+        return model, task, params, None
+    W_h = params["layers.0.W_h"]
+    mask = sparse_mask(np.random.default_rng([config.seed, 7]), W_h.shape, density)
+    return model, task, params | {"layers.0.W_h": W_h * mask}, mask
 
 
 def _load_params(path: str, params: Params) -> Params:
@@ -157,11 +175,13 @@ def run_compare(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.window < 1:
         raise BpttError(f"`--window` must be >= 1, got {args.window}.")
+    if args.draws < 2:
+        raise BpttError(f"`--draws` must be >= 2 (to measure a variance), got {args.draws}.")
     names = [n.strip() for n in args.estimators.split(",") if n.strip()]
     estimators = [make_estimator(n) for n in names]  # an unknown name fails before any work
     out = Path(args.out)
     check_writable(out)
-    model, task, params = _model(config)
+    model, task, params, _ = _model(config, args.density)
     if args.params:
         params = _load_params(args.params, params)
     batch = task.train_batch(config.seed, 0, config.batch_size)
@@ -171,6 +191,7 @@ def run_compare(args: argparse.Namespace) -> int:
         model, params, batch, estimators, loss=task.loss, draws=args.draws, seed=args.seed
     )
     print(comparison_table(result))
+    _make_directory(out)
     (out / "estimators.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     from bptt.online.figures import comparison_png
 
@@ -181,6 +202,16 @@ def run_compare(args: argparse.Namespace) -> int:
     (out / "estimators.png").write_bytes(comparison_png(result, title=title))
     print(f"wrote {out / 'estimators.json'} and {out / 'estimators.png'}")
     return 0
+
+
+def _make_directory(out: Path) -> None:
+    """Create the output directory when there is something to write (checked writable at the
+    start, so nothing is created by a command that fails)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        message = f"Cannot create {out} ({error.strerror}); choose another --out."
+        raise BpttPermissionError(message) from None
 
 
 def comparison_table(result: Comparison) -> str:
@@ -208,12 +239,21 @@ def run_train(args: argparse.Namespace) -> int:
     for name in ("every", "updates", "chunk"):
         if getattr(args, name) < 1:
             raise BpttError(f"`--{name}` must be >= 1, got {getattr(args, name)}.")
-    estimator = make_estimator(args.estimator)
+    if args.eval_every < 0:
+        raise BpttError(f"`--eval-every` must be >= 0 (0: at the end only), got {args.eval_every}.")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise BpttError(f"`--lr` must be a finite number > 0, got {args.lr}.")
+    if not (math.isfinite(args.clip) and args.clip >= 0):
+        raise BpttError(f"`--clip` must be a finite number >= 0 (0: off), got {args.clip}.")
+    make_estimator(args.estimator)  # an unknown name fails before any work
     optimizer = make_optimizer(args.optimizer, args.lr)
     optimizer = with_clipping(optimizer, args.clip) if args.clip > 0 else optimizer
     out = Path(args.out)
     check_writable(out)
-    model, task, params = _model(config)
+    model, task, params, mask = _model(config, args.density)
+    masks = None if mask is None else {"layers.0.W_h": mask.astype(np.float64)}
+    options = {"mask": mask} if mask is not None and args.estimator.startswith("snap") else {}
+    estimator = make_estimator(args.estimator, **options)
     print(
         f"online training: {config.task}, {config.cell} H={config.hidden_size}, B="
         f"{config.batch_size}, estimator {estimator.name}, an update every >= {args.every} "
@@ -240,7 +280,9 @@ def run_train(args: argparse.Namespace) -> int:
         evaluate=lambda p: evaluate(model, p, task, config, "valid"),
         eval_every=args.eval_every,
         on_record=show,
+        masks=masks,
     )
+    _make_directory(out)
     np.savez(out / "params.npz", **params)
     (out / "history.json").write_text(json.dumps(records, indent=1) + "\n")
     _train_figure(out, records, task.metric.name, estimator.name)

@@ -53,6 +53,21 @@ class SnApState(NamedTuple):
     influence: dict[str, Array]
 
 
+def sparse_mask(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
+    """A random sparsity pattern for W_h (H, G*H): each weight kept with probability
+    ``density``, and every gate block's diagonal always (a unit keeps its own memory).
+
+    Raises:
+        BpttError: a density outside (0, 1].
+    """
+    if not 0.0 < density <= 1.0:
+        raise BpttError(f"`density` must be in (0, 1], got {density!r}.")
+    H, GH = shape
+    mask = rng.random((H, GH)) < density
+    mask |= np.tile(np.eye(H, dtype=bool), (1, GH // H))
+    return mask
+
+
 def reach(mask: np.ndarray, n: int) -> np.ndarray:
     """(H, H) bool: [i, k] = unit k's carry depends on unit i's parameters within n steps.
 

@@ -58,6 +58,21 @@ def test_snap_n_on_a_sparse_network_reaches_rtrl(cell):
     assert not np.allclose(two, g[f"{LAYER}.W_h"])  # two steps do not
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_snap2_is_exact_where_influence_travels_one_unit_at_most(cell):
+    # Unit 0 feeds every unit, the others only themselves: what theta reaches in two steps is
+    # all it ever reaches, so SnAp-2's padded, uneven pattern (H units for unit 0's
+    # parameters, one for the others) is complete.
+    model, params, batch = make(cell, resets=True)
+    W_h = params[f"{LAYER}.W_h"]
+    H = W_h.shape[0]
+    star = np.eye(H, dtype=bool)
+    star[0] = True
+    mask = np.tile(star, (1, W_h.shape[1] // H))
+    params = params | {f"{LAYER}.W_h": W_h * mask}
+    assert_layer_close(summed(model, params, batch, SnAp(2)), exact(model, params, batch))
+
+
 def test_settings_and_limits():
     model, params, _ = make("rnn")
     p = cell_params(model, params)

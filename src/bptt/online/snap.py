@@ -154,7 +154,7 @@ class SnAp:
     ) -> tuple[SnApState, CellParams]:
         """Propagate the kept entries one step, add I_t, read out dL_t/dtheta."""
         jac = step_jacobians(cell, params, inp.cache, inp.carry_prev)
-        Jk = self._kept_jacobian(jac, params.W_h, state)  # (B, H, F*S, F*S)
+        Jk = self._kept_jacobian(jac, params.W_h, state)  # (B, H, F*S, F*S) or J (B, N, N)
         factors = param_factors(params, jac, inp.x, inp.carry_prev.h)
         dcarry = np.concatenate(inp.dcarry, axis=1)[:, state.index] * state.valid  # (B, H, F*S)
         units = np.arange(jac.dxp.shape[3])
@@ -172,13 +172,17 @@ class SnAp:
         return state._replace(influence=influence), as_params(params, grads)
 
     def _kept_jacobian(self, jac: Any, W_h: Array, state: SnApState) -> Array:
-        """(B, H, F*S, F*S): J_t among the entries kept for each unit's parameters."""
+        """(B, H, F*S, F*S): J_t among the entries kept for each unit's parameters; J_t
+        itself, (B, N, N), when every unit keeps every entry (then SnAp-n is RTRL)."""
         index, valid = state.index, state.valid
-        if index.shape[1] == jac.dxp.shape[1]:  # S = 1: the diagonal blocks, never all of J
+        F, _, H = jac.dxp.shape[1:]
+        if index.shape[1] == F:  # S = 1: the diagonal blocks, never all of J
             Jk = np.moveaxis(unit_jacobian(jac, W_h), 3, 1)  # (B, H, F, F)
-        else:
-            J = carry_jacobian(jac, W_h)  # (B, N, N)
-            Jk = J[:, index[:, :, None], index[:, None, :]]  # (B, H, F*S, F*S)
+            return Jk * (valid[:, :, None] & valid[:, None, :])
+        J = carry_jacobian(jac, W_h)  # (B, N, N)
+        if index.shape[1] == F * H and valid.all():  # the full pattern: index[i] = 0..N-1
+            return J
+        Jk = J[:, index[:, :, None], index[:, None, :]]  # (B, H, F*S, F*S)
         return Jk * (valid[:, :, None] & valid[:, None, :])
 
     def flush(self, cell: Cell, params: CellParams, state: SnApState) -> tuple[SnApState, None]:
@@ -189,10 +193,13 @@ class SnAp:
 def _propagate(Jk: Array, M: Array) -> Array:
     """M'[b, a, r, g, i] = sum_c Jk[b, i, a, c] M[b, c, r, g, i], as the cheapest product.
 
-    With one kept entry per field (SnAp-1) the sum has F <= 2 terms, done element-wise;
-    otherwise one batched matrix product per unit, (F*S, F*S) x (F*S, R*G_p).
+    With one kept entry per field (SnAp-1) the sum has F <= 2 terms, done element-wise; with
+    the full pattern (Jk is J, (B, N, N)) one product as in RTRL; otherwise one batched
+    matrix product per unit, (F*S, F*S) x (F*S, R*G_p).
     """
     B, A = M.shape[:2]
+    if Jk.ndim == 3:
+        return np.matmul(Jk, M.reshape(B, A, -1)).reshape(M.shape)
     if A <= 2:
         Jt = np.moveaxis(Jk, 1, 3)  # (B, A, A, H)
         out = np.zeros_like(M)

@@ -117,7 +117,7 @@ def test_bad_input(tmp_path, capsys):
     _error(capsys, [*FRESH, "--compare", "rnn,lstn"], "--compare takes cells")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _error(capsys, [*FRESH, "--out", str(blocker / "r")], "is not writable")
+    _error(capsys, [*FRESH, "--out", str(blocker / "r")], "which is a file")
     run = tmp_path / "run"
     _train_adding(run)
     capsys.readouterr()

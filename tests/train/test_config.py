@@ -17,7 +17,7 @@ from bptt.train.real_tasks import DEFAULTS
 @pytest.mark.parametrize(
     ("layers", "expected"),
     [
-        ([], Truncation(50, 50)),  # the dataclass default
+        ([], Truncation(50, 50)),  # the first layer's
         ([{"k1": 10}, {"k2": 20}], Truncation(10, 20)),  # each key keeps the other's value
         ([{"k2": 20}, {"k1": 10}], Truncation(10, 20)),
         ([{"k1": 10}], Truncation(10, 50)),  # k1 alone keeps the default k2
@@ -31,7 +31,8 @@ from bptt.train.real_tasks import DEFAULTS
     ],
 )
 def test_truncation_layers(layers, expected):
-    config = resolve_config(*({"task": "adding"}, *layers))
+    # adding defaults to full BPTT; this first layer puts BPTT(50, 50) below the others.
+    config = resolve_config(*({"task": "adding", "k1": 50, "k2": 50}, *layers))
     assert config.truncation == expected
     assert config.full_bptt == (expected is None)
 
@@ -52,7 +53,7 @@ def test_truncation_layers(layers, expected):
 )
 def test_bad_truncations(layers, match):
     with pytest.raises(ValueError, match=match):
-        resolve_config({"task": "adding"}, *layers)
+        resolve_config({"task": "adding", "k1": 50, "k2": 50}, *layers)
 
 
 def test_layer_sources_name_the_file_in_messages():

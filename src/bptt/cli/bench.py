@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from bptt.bench import (
@@ -65,7 +67,7 @@ def _add_suite_options(add: Any) -> None:
     add(
         "--config",
         action="append",
-        type=parse_config,
+        type=_config,
         help="B,T,D,H (repeatable); default: the default sizes, "
         + " ".join(",".join(map(str, c)) for c in DEFAULT_SIZES),
     )
@@ -118,6 +120,9 @@ def _add_long_options(add: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise BpttError(f"`--repeats` must be >= 1, got {args.repeats}.")
+    if args.threads is not None and args.threads < 1:
+        raise BpttError(f"`--threads` must be >= 1, got {args.threads}.")
+    _check_json_path("bench_long.json" if args.json is None and args.long else args.json)
     if args.long:
         return run_long_command(args)
     try:
@@ -175,6 +180,25 @@ def run_long_command(args: argparse.Namespace) -> int:
         )
     _report(results, "bench_long.json" if args.json is None else args.json)
     return 0
+
+
+def _check_json_path(path: str | None) -> None:
+    """Refuse, before measuring, a --json path whose folder is missing or not writable."""
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise BpttError(f"`--json` {path}: the folder {folder} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise BpttError(f"`--json` {path} cannot be written (folder {folder} is read-only).")
+
+
+def _config(text: str) -> Any:
+    """--config B,T,D,H; a malformed value's message reaches the user through argparse."""
+    try:
+        return parse_config(text)
+    except BpttError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _report(results: list[dict[str, Any]], path: str) -> None:

@@ -16,6 +16,7 @@ from bptt.model import Model
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, Layer, TrainConfig, resolve_config
 from bptt.train.factories import make_task, model_config_for
+from bptt.train.memory import check_fits, step_bytes
 from bptt.train.resume import saved_config, saved_model
 from bptt.train.rundir import check_writable
 from bptt.train.tasks import Task
@@ -96,13 +97,39 @@ def _batches(task: Task, config: TrainConfig, args: argparse.Namespace) -> list[
     )
     for batch in draws:
         if task.stateful:
-            cut = windows(batch.inputs.shape[0], truncation(args.window))
+            steps = batch.inputs.shape[0]
+            if args.window > steps:
+                raise BpttError(
+                    f"`--window` {args.window} is longer than the validation text, "
+                    f"{steps} steps per stream at --batch-size {args.batch_size}; use "
+                    f"--window <= {steps}."
+                )
+            cut = windows(steps, truncation(args.window))
             found.extend(batch.slice(w.start, w.stop) for w in cut[: args.batches])
         else:
             found.append(batch)
         if len(found) >= args.batches:
             break
     return found[: args.batches]
+
+
+FRESH_ONLY = ("hidden", "layers", "seq_len", "text")
+"""Options of a fresh model, which a checkpoint fixes."""
+
+
+def _check_size(batches: list[Batch], models: dict[str, Any]) -> None:
+    """Refuse a diagnosis whose float64 tapes cannot fit in memory, before it runs."""
+    T, B = batches[0].inputs.shape[:2]
+    worst = 0
+    for model, _ in models.values():
+        G = getattr(model.cell, "num_gates", 1)
+        # float64 tapes of a forward-backward pass, twice (the sensitivity and the flow).
+        worst = max(worst, 4 * step_bytes(model.config, G, T, B, grads=True))
+    check_fits(
+        worst,
+        f"Diagnosing {len(models)} model(s) on windows of {T} steps x {B}",
+        "lower --window or --batch-size",
+    )
 
 
 def _fresh_config(args: argparse.Namespace) -> TrainConfig:
@@ -127,6 +154,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out)
     sweep = _ints(args.sweep, "--sweep") if args.sweep else None
     if args.checkpoint:
+        given = [f"--{n.replace('_', '-')}" for n in FRESH_ONLY if getattr(args, n) is not None]
+        if given:
+            raise BpttError(
+                f"{', '.join(given)} shape(s) a fresh model; with --checkpoint the model and "
+                "its data are the checkpoint's. Drop them, or diagnose a fresh model."
+            )
         ckpt = load_checkpoint(args.checkpoint)
         config = saved_config(ckpt)
         for option, saved in (("task", config.task), ("cell", config.cell)):
@@ -149,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
             model = Model(model_config_for(config.replace(cell=cell), task))
             models[cell] = (model, model.init(np.random.default_rng(args.seed), dtype=np.float64))
     batches = _batches(task, config, args)
+    _check_size(batches, models)
     diagnoses = compare(
         models,
         batches,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 import numpy as np
@@ -61,11 +62,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("seq_len", "batch", "input_size", "hidden"):
-        if getattr(args, name) < 1:
-            raise BpttError(
-                f"`--{name.replace('_', '-')}` must be >= 1, got {getattr(args, name)}."
-            )
+    for name in ("seq_len", "batch", "input_size", "hidden", "layers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise BpttError(f"`--{name.replace('_', '-')}` must be >= 1, got {value}.")
+    if not (math.isfinite(args.tol) and args.tol > 0):
+        raise BpttError(f"`--tol` must be a finite number > 0 (e.g. 1e-6), got {args.tol}.")
     if args.layers is None and not (args.bidirectional or args.masked):
         variants = DEFAULT_VARIANTS
     else:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 import numpy as np
 
 from bptt.data.text import Vocabulary
 from bptt.errors import BpttError
-from bptt.generate import generate
+from bptt.generate import check_prime, default_prime, generate
 from bptt.train.checkpoint import load_checkpoint
+from bptt.train.memory import check_fits
 from bptt.train.resume import saved_config, saved_model
 
 EXAMPLES = """examples:
@@ -30,7 +32,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("checkpoint", help="checkpoint file or run directory (newest checkpoint)")
     p.add_argument("--length", type=int, default=300, help="characters to generate (300)")
     p.add_argument("--temperature", type=float, default=0.8, help="> 0 (0.8)")
-    p.add_argument("--prime", default="\n", help="text to start from (a newline)")
+    p.add_argument(
+        "--prime",
+        default=None,
+        help="text to start from (a newline, or the model's first character if it has none)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run, command="sample")
 
@@ -43,14 +49,23 @@ def run(args: argparse.Namespace) -> int:
             f"Checkpoint {ckpt.path} is from task {saved_config(ckpt).task!r}, which has no "
             "text vocabulary; sample from a text model (task shakespeare or text)."
         )
+    vocab = Vocabulary.from_list(vocab)
+    prime = default_prime(vocab) if args.prime is None else args.prime
+    check_prime(prime, vocab)
+    if args.length < 0:
+        raise BpttError(f"`--length` must be >= 0, got {args.length}.")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise BpttError(f"`--temperature` must be a finite number > 0, got {args.temperature}.")
+    # An id (8 bytes) and up to 4 bytes of text per character.
+    check_fits(12 * args.length, f"Sampling {args.length:,} characters", "lower --length")
     text = generate(
         saved_model(ckpt),
         ckpt.params,
-        Vocabulary.from_list(vocab),
-        prime=args.prime,
+        vocab,
+        prime=prime,
         length=args.length,
         temperature=args.temperature,
         rng=np.random.default_rng(args.seed),
     )
-    print(args.prime + text)
+    print(prime + text)
     return 0

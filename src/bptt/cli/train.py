@@ -209,8 +209,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable(out)  # the run's own directory: its other files stay as they are
     else:
         check_output_directory(out, run_id=None if ckpt is None else ckpt.meta.get("run_id"))
+    trainer = Trainer(config, resume=ckpt)  # reads the data; refuses what cannot fit
     print("# resolved config\n" + format_config(config), flush=True)
-    trainer = Trainer(config, resume=ckpt)
     try:
         summary = trainer.fit()
     except KeyboardInterrupt:
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             trainer.model,
             trainer.state.params,
             trainer.task.vocab,
-            prime="\n",
+            prime=None,
             length=config.sample_length,
             temperature=config.temperature,
             rng=np.random.default_rng(config.seed),

@@ -119,6 +119,9 @@ class ClassificationTask:
             "output_size": len(self.class_names),
         }
 
+    def steps(self, batch_size: int) -> int:
+        return int(self.splits["train"].xs.shape[0])
+
     def batches_per_epoch(self, batch_size: int) -> int:
         return -(-self.splits["train"].labels.size // batch_size)
 

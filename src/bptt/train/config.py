@@ -2,17 +2,20 @@
 
 The layers, lowest first: the dataclass defaults of TrainConfig, a command's own defaults
 (``bptt diagnose`` trains nothing and defaults to a smaller model), the task's defaults
-(``real_tasks.DEFAULTS``), a TOML file, the command-line options. ``resolve_config`` merges
-them and builds the TrainConfig, whose construction checks every value once. The resolved
-config is printed at the start of a run and saved in every checkpoint (``to_dict``).
+(``real_tasks.DEFAULTS``, ``tasks.SEQUENCE_DEFAULTS``), a TOML file, the command-line
+options. ``resolve_config`` merges them and builds the TrainConfig, whose construction
+checks every value once. The resolved config is printed at the start of a run and saved in
+every checkpoint (``to_dict``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +26,7 @@ from bptt.engine.truncated import Truncation, truncation
 from bptt.errors import BpttError, BpttFileNotFoundError
 from bptt.optim import OPTIMIZERS
 from bptt.train.real_tasks import CLASSIFICATION_TASKS, DEFAULTS, REAL_TASKS
-from bptt.train.tasks import SEQUENCE_TASKS
+from bptt.train.tasks import SEQUENCE_DEFAULTS, SEQUENCE_TASKS
 from bptt.train.tasks import TASKS as BUILTIN_TASKS
 
 TASKS = BUILTIN_TASKS + REAL_TASKS  # every name --task accepts
@@ -198,8 +201,15 @@ def check_config(c: TrainConfig) -> None:
         raise BpttError(f"`clip` must be >= 0 (0 turns clipping off), got {c.clip!r}.")
     if not 0 <= c.dropout < 1:
         raise BpttError(f"`dropout` must be in [0, 1), got {c.dropout!r}.")
-    if c.temperature <= 0:
-        raise BpttError(f"`temperature` must be > 0, got {c.temperature!r}.")
+    if not (math.isfinite(c.temperature) and c.temperature > 0):
+        raise BpttError(f"`temperature` must be a finite number > 0, got {c.temperature!r}.")
+    if c.stop_at is not None and not math.isfinite(c.stop_at):
+        raise BpttError(f"`stop_at` must be a finite number (or not given), got {c.stop_at!r}.")
+    if not math.isfinite(c.forget_bias):
+        raise BpttError(f"`forget_bias` must be a finite number, got {c.forget_bias!r}.")
+    if c.seed < 0:
+        raise BpttError(f"`seed` must be an integer >= 0, got {c.seed!r}.")
+    check_applicable(c)
     parse_memory_budget(c.memory_budget)
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
         raise BpttError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
@@ -208,6 +218,21 @@ def check_config(c: TrainConfig) -> None:
         raise BpttError(
             f"Full BPTT over {what} would backpropagate through the whole of it; use "
             f"truncated BPTT (--bptt K) for task {c.task!r}."
+        )
+
+
+def check_applicable(c: TrainConfig) -> None:
+    """Refuse settings that would be ignored for this task (a user asked for them)."""
+    if c.text is not None and c.task != "text":
+        raise BpttError(
+            f"--text / `text` applies to task 'text' only, not {c.task!r}; drop it, or drop "
+            "--task to train on the file."
+        )
+    if not c.carry and c.truncation is None:
+        raise BpttError(
+            f"--no-carry / `carry = false` has no effect with full BPTT (task {c.task!r}): "
+            "each sequence is one window that starts from a zero state. Drop it, or truncate "
+            "with --bptt K."
         )
 
 
@@ -238,6 +263,8 @@ def parse_memory_budget(text: str) -> tuple[str, float] | None:
 def load_toml(path: str | Path) -> dict[str, Any]:
     """The settings in a TOML file: a flat table of setting names (see ``SETTINGS``)."""
     path = Path(path)
+    if path.is_dir():
+        raise BpttError(f"Config file {path} is a directory; pass a TOML file (e.g. run.toml).")
     if not path.is_file():
         raise BpttFileNotFoundError(f"Config file {path} does not exist.")
     try:
@@ -277,10 +304,10 @@ def resolve_config(
     """Merge layers of settings, lowest first, into one checked TrainConfig.
 
     The order: the dataclass defaults; ``defaults`` (a command's own); the defaults of the
-    task the merged layers name (``real_tasks.DEFAULTS``); then ``layers`` in order, e.g.
-    the TOML file and then the command line. A None value keeps the value below; the
-    truncation keys merge as TrainConfig's docstring says. Nothing is checked until every
-    layer is merged, so a value only has to be valid in the result.
+    task the merged layers name (``real_tasks.DEFAULTS``, ``tasks.SEQUENCE_DEFAULTS``); then
+    ``layers`` in order, e.g. the TOML file and then the command line. A None value keeps the
+    value below; the truncation keys merge as TrainConfig's docstring says. Nothing is checked
+    until every layer is merged, so a value only has to be valid in the result.
 
     Args:
         layers: Layer(source, values), or a plain mapping (its source: "settings layer").
@@ -302,7 +329,8 @@ def resolve_config(
     task = TrainConfig.task
     for layer in below + given:
         task = layer.values.get("task") or task
-    stack = [*below, Layer(f"defaults of task {task!r}", DEFAULTS.get(task, {})), *given]
+    task_defaults = DEFAULTS.get(task) or SEQUENCE_DEFAULTS.get(task, {})
+    stack = [*below, Layer(f"defaults of task {task!r}", task_defaults), *given]
     merged: dict[str, Any] = {}
     cut = TrainConfig.truncation
     for layer in stack:
@@ -312,11 +340,44 @@ def resolve_config(
                 f"Unknown setting(s) {unknown} in the {layer.source}; valid names: "
                 f"{', '.join(sorted(SETTINGS))}."
             )
-        merged.update(
-            (k, v) for k, v in layer.values.items() if v is not None and k not in TRUNCATION_KEYS
-        )
+        for key, value in layer.values.items():
+            if value is not None and key not in TRUNCATION_KEYS:
+                merged[key] = check_type(key, value, layer.source)
         cut = merge_truncation(cut, layer)
     return TrainConfig(**merged, truncation=cut)
+
+
+_KINDS = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+}
+
+
+def check_type(name: str, value: Any, source: str) -> Any:
+    """``value`` for the setting ``name`` if it has the field's type (an int where a float
+    is asked is taken as that float), else BpttError naming the field, the type it needs,
+    the value and where it came from."""
+    base, optional = _field_type(name)
+    if value is None and optional:
+        return None
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, base) and not (base is int and isinstance(value, bool)):
+        return value
+    needed = _KINDS[base] + (" (or nothing)" if optional else "")
+    raise BpttError(
+        f"`{name}` must be {needed}, got {value!r} ({type(value).__name__}) in the {source}."
+    )
+
+
+@functools.cache
+def _field_type(name: str) -> tuple[type, bool]:
+    """(the type, whether None is allowed) of TrainConfig's field ``name``."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    args = typing.get_args(hint) or (hint,)
+    return next(a for a in args if a is not type(None)), type(None) in args
 
 
 def merge_truncation(below: Truncation | None, layer: Layer) -> Truncation | None:

@@ -82,6 +82,9 @@ class ForecastTask:
         D = int(self.series.shape[1])
         return {"input_size": D, "output_size": D}
 
+    def steps(self, batch_size: int) -> int:
+        return max(1, self.stop("train") // batch_size)
+
     def stop(self, part: str) -> int:
         """One past the last model-series step of ``part`` ("train", "valid" or "test")."""
         return self.data.bounds(part)[1] - self.offset

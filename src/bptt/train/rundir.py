@@ -24,14 +24,24 @@ CHECKPOINT_DIR = "checkpoints"
 
 
 def check_writable(out: Path) -> None:
-    """Create ``out`` if needed; BpttPermissionError when it cannot be written."""
+    """BpttPermissionError (or BpttError) when ``out`` could not be made or written; nothing is
+    created: an existing directory is probed with a file that is removed at once, a missing
+    one through the nearest folder above it that exists."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BpttError(f"--out {out} exists and is not a directory; choose another --out.")
+    folder = out
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise BpttError(f"--out {out} lies inside {folder}, which is a file; choose another --out.")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
             pass
     except OSError as error:
         raise BpttPermissionError(
-            f"Output directory {out} is not writable ({error.strerror}); choose another with --out."
+            f"Output directory {out} cannot be written ({folder}: {error.strerror}); choose "
+            "another with --out."
         ) from None
 
 

@@ -42,6 +42,7 @@ from bptt.train.factories import (
     memory_policy,
     model_config_for,
 )
+from bptt.train.memory import check_training_fits
 from bptt.train.progress import Progress
 from bptt.train.resume import checkpoint_meta, new_run_id, restore, resume_config
 from bptt.train.rundir import (
@@ -89,6 +90,7 @@ class Trainer:
         self.checkpoints = self.out / CHECKPOINT_DIR
         self.task = make_task(config)
         self.model = Model(model_config_for(config, self.task))
+        check_training_fits(config, self.model.config, self.task, self.model.cell)
         self.optimizer = make_training_optimizer(config)
         self.memory_policy = memory_policy(config, self.model)
         self.best: float | None = None

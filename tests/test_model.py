@@ -236,3 +236,55 @@ def test_values_that_overflow_inside_the_model_are_one_skipped_update(memory_pol
     assert new.step == 0 and new.nonfinite_total == 1
     for name in params:
         np.testing.assert_array_equal(new.params[name], params[name])
+
+
+class TestPythonMistakes:
+    """Each mistake a Python caller can make gets a message as clear as the shape checks'."""
+
+    def setup_method(self):
+        self.model = Model(ModelConfig(cell="lstm", input_size=3, hidden_size=4, output_size=2))
+        self.params = self.model.init(np.random.default_rng(0), dtype=np.float64)
+        self.xs = np.random.default_rng(1).standard_normal((5, 2, 3))
+
+    def test_a_plain_tuple_as_carries0(self):
+        h = np.zeros((2, 4))
+        with pytest.raises(TypeError, match=r"`carries0\[0\]` is tuple but the lstm cell"):
+            self.model.forward(self.params, self.xs, carries0=((h, h),))
+
+    def test_a_missing_parameter(self):
+        params = {k: v for k, v in self.params.items() if k != "readout.W"}
+        with pytest.raises(ValueError, match=r"`params` lack \['readout.W'\]"):
+            self.model.forward(params, self.xs)
+
+    def test_integer_parameters(self):
+        params = {**self.params, "layers.0.W_h": np.ones((4, 16), dtype=np.int64)}
+        with pytest.raises(TypeError, match="`params` must all be float32 or all float64"):
+            self.model.forward(params, self.xs)
+
+    def test_nan_parameters(self):
+        W = self.params["layers.0.W_h"].copy()
+        W[1, 2] = np.nan
+        with pytest.raises(ValueError, match=r"`params\['layers.0.W_h'\]` contains NaN or Inf"):
+            self.model.forward({**self.params, "layers.0.W_h": W}, self.xs)
+
+    def test_init_with_a_seed_instead_of_a_generator(self):
+        with pytest.raises(TypeError, match=r"np\.random\.default_rng"):
+            self.model.init(0)
+
+    def test_a_wrongly_shaped_gradient_in_backward(self):
+        _, _, cache = self.model.forward(self.params, self.xs)
+        with pytest.raises(ValueError, match=r"`doutputs` has shape \(5, 2, 3\).*\(5, 2, 2\)"):
+            self.model.backward(self.params, cache, np.ones((5, 2, 3)))
+
+    @pytest.mark.parametrize(
+        ("field", "value", "match"),
+        [
+            ("forget_bias", float("nan"), "`forget_bias` must be a finite number"),
+            ("input_size", True, "`input_size` must be a positive integer or None, got True"),
+            ("hidden_size", 2.0, "`hidden_size` must be a positive integer"),
+        ],
+    )
+    def test_config_values(self, field, value, match):
+        config = {"cell": "lstm", "input_size": 3, "hidden_size": 4, field: value}
+        with pytest.raises(ValueError, match=match):
+            ModelConfig(**config)

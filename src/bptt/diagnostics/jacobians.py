@@ -125,7 +125,12 @@ def local_jacobian_norms(
         raise BpttError(f"`max_sequences` must be >= 1 or None, got {max_sequences}.")
     with measuring():
         _, _, cache = model.forward(
-            params, batch.inputs, mask=batch.mask, resets=batch.resets, carries0=carries0
+            params,
+            batch.inputs,
+            mask=batch.mask,
+            resets=batch.resets,
+            carries0=carries0,
+            check_finite=False,  # a non-finite model is measured, and reported as such
         )
     names = model.layer_prefixes()
     result = {}
@@ -208,7 +213,12 @@ def gate_saturation(
         raise BpttError(f"`bins` must be >= 1, got {bins}.")
     with measuring():
         _, _, cache = model.forward(
-            params, batch.inputs, mask=batch.mask, resets=batch.resets, carries0=carries0
+            params,
+            batch.inputs,
+            mask=batch.mask,
+            resets=batch.resets,
+            carries0=carries0,
+            check_finite=False,  # a non-finite model is measured, and reported as such
         )
     result = {}
     for name, tape in zip(model.layer_prefixes(), cache.tapes, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bptt.cells import make_cell
@@ -53,8 +54,12 @@ class ModelConfig:
             )
         for name in ("input_size", "vocab_size", "output_size"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
                 raise BpttError(f"`{name}` must be a positive integer or None, got {value!r}.")
+        if not (isinstance(self.forget_bias, int | float) and math.isfinite(self.forget_bias)):
+            raise BpttError(f"`forget_bias` must be a finite number, got {self.forget_bias!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise BpttError(f"`dropout` must be in [0, 1), got {self.dropout}.")
         if self.readout not in READOUTS:

@@ -34,7 +34,7 @@ import numpy as np
 
 from bptt.cells import make_cell
 from bptt.engine import CheckpointTape, MemoryPolicy, Tape, backward, forward
-from bptt.engine.validate import check_carry, check_mask, check_sequence
+from bptt.engine.validate import check_carry, check_finite, check_mask, check_sequence
 from bptt.errors import BpttError, BpttTypeError
 from bptt.kernels import Workspace
 from bptt.model.config import ModelConfig
@@ -69,6 +69,11 @@ class Model:
     def init(self, rng: np.random.Generator, *, dtype: Any = np.float32) -> Params:
         """Fresh parameters: the cell's initialisation (IRNN for "irnn"), N(0, 1) embedding,
         U(-1/sqrt(H_out), 1/sqrt(H_out)) readout like torch.nn.Linear."""
+        if not isinstance(rng, np.random.Generator):
+            raise BpttTypeError(
+                f"`rng` must be a NumPy Generator, got {type(rng).__name__}; pass "
+                "np.random.default_rng(seed)."
+            )
         cfg = self.config
         params: Params = {}
         if cfg.vocab_size is not None:
@@ -91,6 +96,43 @@ class Model:
             params["readout.W"] = rng.uniform(-bound, bound, (H_out, cfg.output_size)).astype(dtype)
             params["readout.b"] = rng.uniform(-bound, bound, cfg.output_size).astype(dtype)
         return params
+
+    def parameter_names(self) -> list[str]:
+        """The keys ``init`` makes, in order."""
+        cfg = self.config
+        names = ["embedding.W"] if cfg.vocab_size is not None else []
+        fields = self.cell.params_type._fields
+        names += [f"{prefix}.{f}" for prefix in self.layer_prefixes() for f in fields]
+        if cfg.output_size is not None:
+            names += ["readout.W", "readout.b"]
+        return names
+
+    def check_params(self, params: Any, *, finite: bool = True) -> None:
+        """Raise a clear error for parameters this model cannot use: not a mapping, a
+        missing or unknown name, arrays of mixed or non-float dtypes, or (with ``finite``)
+        NaN or Inf entries."""
+        if not isinstance(params, dict):
+            raise BpttTypeError(
+                f"`params` must be the dict Model.init returns, got {type(params).__name__}."
+            )
+        expected = self.parameter_names()
+        missing = [name for name in expected if name not in params]
+        unknown = sorted(set(params) - set(expected))
+        if missing or unknown:
+            raise BpttError(
+                f"`params` lack {missing} and hold unknown {unknown} for this "
+                f"{self.config.cell} model; were they made by Model.init with the same "
+                "ModelConfig?".replace(" and hold unknown []", "").replace("lack [] and ", "")
+            )
+        dtypes = {np.asarray(params[name]).dtype for name in expected}
+        if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
+            raise BpttTypeError(
+                f"`params` must all be float32 or all float64, got dtypes "
+                f"{sorted(str(d) for d in dtypes)}. Cast them with .astype(np.float32)."
+            )
+        if finite:
+            for name in expected:
+                check_finite(params[name], f"params['{name}']")
 
     def cell_params(self, params: Params, prefix: str) -> Any:
         """The cell's NamedTuple of parameters stored under ``prefix``."""
@@ -144,6 +186,7 @@ class Model:
         train: bool = False,
         rng: np.random.Generator | None = None,
         memory_policy: MemoryPolicy = None,
+        check_finite: bool = True,
     ) -> tuple[Array, tuple[Any, ...], ModelCache]:
         """Run the model.
 
@@ -160,12 +203,15 @@ class Model:
                 policy of ``engine.checkpointed`` ("sqrt", a number of stored states, or
                 positions): each layer then keeps only some carries and ``backward``
                 recomputes the rest, with the same gradients.
+            check_finite: refuse parameters with NaN or Inf (the diagnostics, which report a
+                non-finite model as a finding, turn it off). Inputs are always checked.
 
         Returns:
             (outputs, final carries, cache). outputs are logits (T, B, O) for readout "all",
             (B, O) for "last", and the top layer's hs (T, B, H_out) without a readout.
         """
         cfg = self.config
+        self.check_params(params, finite=check_finite)
         xs, stored_inputs = self.embed(params, inputs)
         T, B = xs.shape[:2]
         mask = check_mask(mask, T, B)
@@ -291,7 +337,16 @@ class Model:
         """
         cfg = self.config
         grads: Params = {}
-        doutputs = np.asarray(doutputs, dtype=cache.top.dtype)
+        doutputs = np.asarray(doutputs)
+        expected = cache.top.shape
+        if cfg.output_size is not None and cfg.readout != "none":
+            expected = (*expected[:-1], cfg.output_size)
+        if doutputs.shape != expected:
+            raise BpttError(
+                f"`doutputs` has shape {doutputs.shape} but forward's outputs have {expected}; "
+                "pass the loss's gradient with respect to those outputs."
+            )
+        doutputs = doutputs.astype(cache.top.dtype, copy=False)
         dtop = self._readout_backward(params, cache, doutputs, grads)
         dcarries = self._final_carry_grads(dcarries_T, dtop)
         dx = None if cfg.readout == "last" else dtop  # (T, B, H_out)

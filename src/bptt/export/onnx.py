@@ -22,9 +22,12 @@ and a caller may feed them or leave them out. Feeding ``h_n`` (and ``c_n``) of o
 as one call. The ONNX operators have no reset: at a document boundary the caller feeds zeros
 (or leaves the state out). ``sequence_lens`` expresses right padding only (bptt's masks are
 any (T, B) pattern); padded steps output zeros, so a readout "all" model outputs
-``readout.b`` there, as bptt does. Readout "last" reads the top layer's ``Y_h``: with
-``sequence_lens`` the forward direction's is its last valid step, the reverse direction's its
-state after step 0, the first valid step, which is what bptt (and pack_padded_sequence) read.
+``readout.b`` there, as bptt does. A sequence of length 0 in a call keeps its state (ONNX
+Runtime's operators return zeros there; the graph selects the initial state instead), so a
+batch streams on after some of its sequences have ended. Readout "last" reads the top
+layer's ``Y_h``: with ``sequence_lens`` the forward direction's is its last valid step, the
+reverse direction's its state after step 0, the first valid step, which is what bptt (and
+pack_padded_sequence) read.
 
 Opset 14: the latest definition of the RNN, LSTM and GRU operators (it added ``layout``), so
 runtimes that implement them at all run this graph; every other operator used is older.
@@ -51,7 +54,7 @@ OPSET = 14
 """The ONNX opset of the graph: the latest version of the RNN, LSTM and GRU operators."""
 
 IR_VERSION = 7
-"""The ONNX IR version that opset 14 came with (onnx 1.9), the oldest that can hold it."""
+"""The ONNX IR version of onnx 1.9, which introduced opset 14: the oldest that can hold it."""
 
 INPUTS, LENGTHS, H0, C0 = "inputs", "sequence_lens", "h_0", "c_0"
 OUTPUTS, HN, CN = "outputs", "h_n", "c_n"
@@ -127,25 +130,7 @@ def to_onnx(
     n_states, H = len(model.layer_prefixes()), cfg.hidden_size
     g = _Graph(onnx)
 
-    shape = g.node("Shape", [INPUTS])
-    steps = g.node("Slice", [shape, g.const("zero", [0]), g.const("one", [1])])  # [T]
-    batch = g.node("Slice", [shape, "one", g.const("two", [2])])  # [B]
-    lengths = g.node(
-        "Min",
-        [g.node("Expand", [LENGTHS, batch]), g.node("Cast", [steps], to=onnx.TensorProto.INT32)],
-    )  # (B,) int32: the fed lengths, or T for every sequence
-    state_shape = g.node(
-        "Concat", [g.const("n_states", [n_states]), batch, g.const("H", [H])], axis=0
-    )
-    # ONNX Runtime gives a sequence of length 0 a zero final state; bptt keeps its state.
-    empty = g.node("Equal", [lengths, g.const("no_steps", np.zeros(1, np.int32))])  # (B,)
-    sources = _Sources(
-        lengths,
-        g.node("Unsqueeze", [empty, g.const("outer", [0, 2])]),  # (1, B, 1)
-        g.node("Expand", [H0, state_shape]),  # (L*dirs, B, H)
-        g.node("Expand", [C0, state_shape]) if cfg.cell == "lstm" else None,
-    )
-
+    sources = _sources(g, onnx, n_states, H, lstm=cfg.cell == "lstm")
     if cfg.vocab_size is not None:
         xs = g.node("Gather", [g.const("embedding.W", params["embedding.W"].astype(dtype)), INPUTS])
     else:
@@ -190,6 +175,28 @@ def to_onnx(
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _sources(g: _Graph, onnx: Any, n_states: int, H: int, *, lstm: bool) -> _Sources:
+    """The lengths, the empty-sequence mask and the initial states, broadcast to B."""
+    shape = g.node("Shape", [INPUTS])
+    steps = g.node("Slice", [shape, g.const("zero", [0]), g.const("one", [1])])  # [T]
+    batch = g.node("Slice", [shape, "one", g.const("two", [2])])  # [B]
+    lengths = g.node(
+        "Min",
+        [g.node("Expand", [LENGTHS, batch]), g.node("Cast", [steps], to=onnx.TensorProto.INT32)],
+    )  # (B,) int32: the fed lengths, or T for every sequence
+    state_shape = g.node(
+        "Concat", [g.const("n_states", [n_states]), batch, g.const("H", [H])], axis=0
+    )
+    # ONNX Runtime gives a sequence of length 0 a zero final state; bptt keeps its state.
+    empty = g.node("Equal", [lengths, g.const("no_steps", np.zeros(1, np.int32))])  # (B,)
+    return _Sources(
+        lengths,
+        g.node("Unsqueeze", [empty, g.const("outer", [0, 2])]),  # (1, B, 1)
+        g.node("Expand", [H0, state_shape]),  # (L*dirs, B, H)
+        g.node("Expand", [C0, state_shape]) if lstm else None,
+    )
 
 
 def _layer(

@@ -53,17 +53,20 @@ def test_onnx_runtime_equals_bptt(cell, arch, padded, carried):
     assert_close(run_onnx(sess, model, c), bptt_result(model, params, c), 1e-5)
 
 
+@pytest.mark.parametrize("output_size", [2, None], ids=["readout", "no-readout"])
 @pytest.mark.parametrize("readout", ["last", "none"])
 @pytest.mark.parametrize("arch", [(2, False), (2, True)], ids=["2-layers", "2-layers-bidir"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_readouts_last_and_none_with_padding_and_state(cell, arch, readout):
+def test_readouts_last_and_none_with_padding_and_state(cell, arch, readout, output_size):
     """ "last" reads the forward direction's last valid state and the reverse direction's
-    state after step 0 (Y_h with sequence_lens), as bptt does."""
-    model, params, sess = exported(cell, *arch, readout=readout)
+    state after step 0 (Y_h with sequence_lens), as bptt does; "none", or no readout
+    weights at all, returns the top layer's states."""
+    model, params, sess = exported(cell, *arch, readout=readout, output_size=output_size)
     c = case(model, padded=True, carried=True)
     got = run_onnx(sess, model, c)
     want = bptt_result(model, params, c)
-    assert got[0].shape == ((B, 2) if readout == "last" else (T, B, 5 * (1 + arch[1])))
+    width = 2 if readout == "last" and output_size else 5 * (1 + arch[1])
+    assert got[0].shape == ((B, width) if readout == "last" else (T, B, width))
     assert_close(got, want, 1e-5)
 
 

@@ -1,29 +1,44 @@
-"""bptt: recurrent networks trained with hand-written Backpropagation Through Time."""
+"""bptt: recurrent networks trained with hand-written Backpropagation Through Time.
 
-from bptt.cells import GRUCell, LSTMCell, RNNCell, make_cell
-from bptt.engine import backward, forward, zero_carry
-from bptt.engine.truncated import cut, schedule
-from bptt.interop import from_torch_state_dict, to_torch_state_dict
-from bptt.losses import mse, softmax_cross_entropy
-from bptt.model import Model, ModelConfig
+The public names below are imported on first use (PEP 562), so that ``import bptt.cli`` (the
+command line) starts without loading NumPy and the library before its signal handlers exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GRUCell",
-    "LSTMCell",
-    "Model",
-    "ModelConfig",
-    "RNNCell",
-    "__version__",
-    "backward",
-    "cut",
-    "forward",
-    "from_torch_state_dict",
-    "make_cell",
-    "mse",
-    "schedule",
-    "softmax_cross_entropy",
-    "to_torch_state_dict",
-    "zero_carry",
-]
+_NAMES = {
+    "GRUCell": "bptt.cells",
+    "LSTMCell": "bptt.cells",
+    "RNNCell": "bptt.cells",
+    "make_cell": "bptt.cells",
+    "backward": "bptt.engine",
+    "forward": "bptt.engine",
+    "zero_carry": "bptt.engine",
+    "cut": "bptt.engine.truncated",
+    "schedule": "bptt.engine.truncated",
+    "from_torch_state_dict": "bptt.interop",
+    "to_torch_state_dict": "bptt.interop",
+    "mse": "bptt.losses",
+    "softmax_cross_entropy": "bptt.losses",
+    "Model": "bptt.model",
+    "ModelConfig": "bptt.model",
+}
+
+__all__ = sorted([*_NAMES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bptt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

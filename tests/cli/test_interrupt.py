@@ -75,3 +75,46 @@ def test_kill_keeps_every_checkpoint_readable(tmp_path, text_file):
     assert paths
     for path in paths:
         load_checkpoint(path)  # none is half-written: each was renamed into place whole
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_while_the_command_starts_is_one_line_and_exit_130(sig, monkeypatch, capsys):
+    """While the subcommands (and with them NumPy and the library) are imported."""
+    import os
+
+    import bptt.cli
+
+    build = bptt.cli.build_parser
+
+    def interrupted_while_importing():
+        os.kill(os.getpid(), sig)
+        return build()
+
+    monkeypatch.setattr(bptt.cli, "build_parser", interrupted_while_importing)
+    assert main(["train", "--task", "adding"]) == 130
+    assert capsys.readouterr().err == "bptt: interrupted\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_soon_after_the_start_is_one_line_and_exit_130(tmp_path, sig):
+    """A real process, interrupted while it starts, loads the data or trains."""
+    args = ["train", "--task", "adding", "--seq-len", "10", "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bptt", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err.splitlines()[-1]
+
+
+def test_version_and_python_dash_m(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("bptt ")
+    done = subprocess.run([sys.executable, "-m", "bptt", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "train" in done.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +136,78 @@ def test_resuming_a_complete_run_says_so(tmp_path, text_file, fast, capsys):
     code, out, err = train(["--resume", str(run), "--steps", "6"], capsys)
     assert code == 0 and "validation" not in out
     assert "already reached step 6 of --steps 6" in err and "--steps" in err
+
+
+def test_the_best_checkpoint_is_kept_and_worsening_is_reported(
+    tmp_path, text_file, fast, capsys, monkeypatch
+):
+    """Validation 3.0, 2.5, then worse three times: best.npz holds step 4, a warning says the
+    model may overfit, and sample and eval read best.npz (--last the newest)."""
+    from bptt.train import trainer as trainer_module
+
+    values = iter([3.0, 2.5, 2.7, 2.9, 3.1])
+
+    def evaluate(self, split="valid"):
+        value = next(values)
+        return {"bpc": value, "loss": value}
+
+    monkeypatch.setattr(trainer_module.Trainer, "evaluate", evaluate)
+    run = tmp_path / "run"
+    argv = ["--text", str(text_file), *fast, "--steps", "10", "--eval-every", "2"]
+    code, _, err = train([*argv, "--sample-length", "0", "--out", str(run)], capsys)
+    assert code == 0
+    assert "has not improved for 3 evaluations (best 2.5000, now 3.1000)" in err
+    assert load_checkpoint(run, best=True).meta["step"] == 4
+    assert load_checkpoint(run).meta["step"] == 10
+    monkeypatch.undo()
+    assert main(["eval", str(run)]) == 0
+    assert "step 4 (best.npz)" in capsys.readouterr().out
+    assert main(["eval", str(run), "--last"]) == 0
+    assert "step 10 (ckpt-00000010.npz)" in capsys.readouterr().out
+
+
+def test_divergence_names_a_checkpoint_that_exists(tmp_path, text_file, fast, capsys):
+    run = tmp_path / "run"
+    argv = ["--text", str(text_file), *fast, "--lr", "1e30", "--clip", "0", "--steps", "40"]
+    with np.errstate(over="ignore", invalid="ignore"):  # NumPy's default only warns
+        code, _, err = train([*argv, "--out", str(run)], capsys)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    named = Path(last.rsplit("the last good checkpoint is ", 1)[1].rstrip("."))
+    assert named.is_file() and named.parent == run / "checkpoints"
+
+
+def test_the_run_directory_holds_its_config_which_trains_again(tmp_path, text_file, fast, capsys):
+    run = tmp_path / "run"
+    code, out, _ = train(["--text", str(text_file), *fast, "--out", str(run)], capsys)
+    saved = (run / "config.toml").read_text(encoding="utf-8")
+    assert code == 0 and saved.strip() in out
+    again = tmp_path / "again"
+    code, out, _ = train(["--config", str(run / "config.toml"), "--out", str(again)], capsys)
+    assert code == 0
+    assert (again / "config.toml").read_text().replace(str(again), str(run)) == saved
+
+
+def test_the_printed_config_shows_what_applies(tmp_path, capsys):
+    argv = ["--task", "adding", "--seq-len", "6", "--cell", "gru", "--steps", "2"]
+    code, out, _ = train([*argv, "--eval-sequences", "10", "--out", str(tmp_path / "r")], capsys)
+    printed = out.split("\n\n")[0]
+    keys = {line.split(" = ")[0] for line in printed.splitlines()[1:] if " = " in line}
+    assert code == 0 and {"seq_len", "eval_sequences", "cell", "bptt"} <= keys
+    assert not keys & {"forget_bias", "carry", "eval_window", "sample_length", "text"}
+    assert not keys & {"temperature", "embed_size", "dropout"}
+
+
+def test_diagnose_without_matplotlib_says_so_before_any_work(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    assert main(["diagnose", "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'bptt[plot]'" in err
+    assert not (tmp_path / "report").exists()

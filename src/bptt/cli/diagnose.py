@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 from bptt.cells import CELL_NAMES, make_cell
 from bptt.diagnostics import compare, summary_table, write_report
 from bptt.engine.truncated import truncation, windows
-from bptt.errors import BpttError
+from bptt.errors import BpttError, MissingExtraError
 from bptt.model import Model
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, Layer, TrainConfig, resolve_config
@@ -147,6 +148,11 @@ def _fresh_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("matplotlib") is None:  # the report's figures, before any work
+        raise MissingExtraError(
+            "bptt diagnose draws its report's figures with matplotlib, which is not "
+            "installed: pip install 'bptt[plot]' (or pip install matplotlib)."
+        )
     for name in ("batches", "batch_size", "window"):
         if getattr(args, name) < 1:
             raise BpttError(f"`--{name.replace('_', '-')}` must be >= 1.")

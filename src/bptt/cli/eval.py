@@ -24,13 +24,19 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("checkpoint", help="checkpoint file or run directory (newest checkpoint)")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint file, or run directory (its best.npz, the best validation so far)",
+    )
+    p.add_argument(
+        "--last", action="store_true", help="the run's newest checkpoint instead of its best"
+    )
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.set_defaults(func=run, command="eval")
 
 
 def run(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, best=not args.last)
     config = saved_config(ckpt)
     task = make_task(config)
     result = evaluate(saved_model(ckpt), ckpt.params, task, config, args.split)
@@ -38,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{config.task} {args.split} {name} {result[name]:.4f} (loss {result['loss']:.4f}; "
         f"baseline {task.metric.baseline:.4f}: {task.metric.baseline_source}) "
-        f"step {ckpt.meta['step']}"
+        f"step {ckpt.meta['step']} ({ckpt.path.name})"
     )
     return 0

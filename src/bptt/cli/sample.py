@@ -29,7 +29,13 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("checkpoint", help="checkpoint file or run directory (newest checkpoint)")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint file, or run directory (its best.npz, the best validation so far)",
+    )
+    p.add_argument(
+        "--last", action="store_true", help="the run's newest checkpoint instead of its best"
+    )
     p.add_argument("--length", type=int, default=300, help="characters to generate (300)")
     p.add_argument("--temperature", type=float, default=0.8, help="> 0 (0.8)")
     p.add_argument(
@@ -42,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, best=not args.last)
     vocab = ckpt.meta.get("vocab")
     if vocab is None:
         raise BpttError(

@@ -30,6 +30,8 @@ from bptt.errors import BpttError, BpttFileNotFoundError, BpttStorageError
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^ckpt-(\d{8})\.npz$")
+BEST = "best.npz"
+"""The checkpoint of the best validation so far, beside the last ones (never pruned)."""
 
 
 class Checkpoint(NamedTuple):
@@ -101,6 +103,7 @@ def save_checkpoint(
     carries: Any,
     meta: dict[str, Any],
     keep: int = 3,
+    name: str | None = None,
 ) -> Path:
     """Write ``ckpt-<step>.npz`` atomically into ``directory`` and keep the newest ``keep`` of
     the same run (the header's ``run_id``); checkpoints of any other run are never removed.
@@ -112,6 +115,8 @@ def save_checkpoint(
         carries: tuple of carries (NamedTuples of (B, H) arrays) or None.
         meta: JSON-serialisable header; must hold "step".
         keep: how many checkpoints to keep; older ones are deleted after the new one is in place.
+        name: a file name of its own instead of ``ckpt-<step>.npz`` (e.g. ``BEST``); such a
+            file replaces its predecessor and nothing is pruned.
 
     Returns:
         The path written.
@@ -130,7 +135,7 @@ def save_checkpoint(
                 arrays[f"carries/{k}/{field}"] = np.asarray(value)
     header = {**meta, "format_version": FORMAT_VERSION}
     arrays["meta"] = np.array(json.dumps(header))
-    target = checkpoint_path(directory, int(meta["step"]))
+    target = checkpoint_path(directory, int(meta["step"])) if name is None else directory / name
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _write_atomically(target, arrays)
@@ -138,6 +143,8 @@ def save_checkpoint(
         raise BpttStorageError(
             f"Could not write checkpoint {target} ({error.strerror or error})"
         ) from None
+    if name is not None:
+        return target
     same_run = [p for p in list_checkpoints(directory) if run_of(p) == meta.get("run_id")]
     for old in same_run[:-keep]:
         old.unlink(missing_ok=True)
@@ -182,9 +189,14 @@ def remove_temporaries(directory: Path) -> list[Path]:
     return stale
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or the newest one in a run directory (or its ``checkpoints/``)."""
+def resolve_checkpoint(path: str | Path, *, best: bool = False) -> Path:
+    """A checkpoint file, or the newest one in a run directory (or its ``checkpoints/``); with
+    ``best``, the run's best.npz where it has one."""
     path = Path(path)
+    if path.is_dir() and best:
+        for folder in (path, path / "checkpoints"):
+            if (folder / BEST).is_file():
+                return folder / BEST
     if path.is_dir():
         found = list_checkpoints(path) or list_checkpoints(path / "checkpoints")
         if not found:
@@ -207,14 +219,14 @@ def _starts_like_a_zip(path: Path) -> bool:
         return True  # let np.load report why it cannot be read
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
+def load_checkpoint(path: str | Path, *, best: bool = False) -> Checkpoint:
     """Read a checkpoint written by ``save_checkpoint``.
 
     Raises:
         FileNotFoundError: no such file or no checkpoint in the directory.
         ValueError: a truncated or corrupted file, or one from a newer format version.
     """
-    path = resolve_checkpoint(path)
+    path = resolve_checkpoint(path, best=best)
     if not _starts_like_a_zip(path):
         raise BpttError(
             f"{path} is not a bptt checkpoint (a ckpt-NNNNNNNN.npz file written by `bptt "

@@ -26,7 +26,7 @@ from bptt.engine.truncated import Truncation, truncation
 from bptt.errors import BpttError, BpttFileNotFoundError
 from bptt.optim import OPTIMIZERS
 from bptt.train.real_tasks import CLASSIFICATION_TASKS, DEFAULTS, REAL_TASKS
-from bptt.train.tasks import SEQUENCE_DEFAULTS, SEQUENCE_TASKS
+from bptt.train.tasks import SEQUENCE_DEFAULTS, SEQUENCE_TASKS, TEXT_TASKS
 from bptt.train.tasks import TASKS as BUILTIN_TASKS
 
 TASKS = BUILTIN_TASKS + REAL_TASKS  # every name --task accepts
@@ -419,11 +419,35 @@ def _is_zero(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int) and value == 0
 
 
-def format_config(config: TrainConfig) -> str:
-    """The resolved config as TOML lines, ready to print or save as a config file."""
+def ignored_settings(config: TrainConfig) -> set[str]:
+    """The settings that play no part in this config's run (a GRU has no forget bias, a text
+    stream no seq_len, ...): left out of the printed config and of config.toml."""
+    task = config.task
+    ignored = set()
+    if task != "text":
+        ignored.add("text")
+    if task not in SEQUENCE_TASKS:
+        ignored |= {"seq_len", "eval_sequences"}
+    if task not in TEXT_TASKS:
+        ignored |= {"eval_window", "sample_length", "temperature"}
+    if task not in (*TEXT_TASKS, "copy", "temporal"):  # the tasks of token ids
+        ignored.add("embed_size")
+    if config.truncation is None:
+        ignored.add("carry")
+    if config.cell != "lstm":
+        ignored.add("forget_bias")
+    if config.num_layers == 1:
+        ignored.add("dropout")
+    return ignored
+
+
+def format_config(config: TrainConfig, *, every_setting: bool = False) -> str:
+    """The resolved config as TOML lines, ready to print or save as a config file; the
+    settings that play no part are left out unless ``every_setting``."""
     lines = []
+    ignored = set() if every_setting else ignored_settings(config)
     for key, value in config.to_dict().items():
-        if value is None:
+        if value is None or key in ignored:
             continue
         text = (
             f'"{value}"'

@@ -1,7 +1,8 @@
 """A run's output directory: checked before training, then metrics.jsonl and checkpoints/.
 
-OUT/metrics.jsonl holds one JSON object per line, appended to: {"event": "train", "eval",
-"nonfinite", "diagnose" or "resume", "step": ..., ...}. OUT/checkpoints/ holds
+OUT/config.toml holds the resolved settings. OUT/metrics.jsonl holds one JSON object per
+line, appended to: {"event": "train", "eval", "nonfinite", "diagnose" or "resume", "step":
+..., ...}. OUT/checkpoints/ holds
 ckpt-NNNNNNNN.npz files (``bptt.train.checkpoint``). A directory holds one run: a new run
 refuses a directory with checkpoints, and a resumed run one with another run's checkpoints.
 When a run resumes, the records it logged after its checkpoint (and will log again) are
@@ -18,6 +19,7 @@ from typing import Any
 
 from bptt.errors import BpttError, BpttPermissionError, BpttStorageError
 from bptt.train.checkpoint import list_checkpoints, run_of
+from bptt.train.config import TrainConfig, format_config
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
@@ -76,6 +78,22 @@ def append_metrics(out: Path, record: dict[str, Any]) -> None:
         raise BpttStorageError(
             f"Could not write {out / METRICS_FILE} ({error.strerror or error})"
         ) from None
+
+
+CONFIG_FILE = "config.toml"
+
+
+def write_config(out: Path, config: TrainConfig) -> None:
+    """OUT/config.toml: the resolved settings of the run (a TrainConfig), which
+    ``bptt train --config OUT/config.toml`` reads back (edit its ``out`` for a new run)."""
+    path = out / CONFIG_FILE
+    tmp = path.with_name(f".{CONFIG_FILE}.tmp")
+    try:
+        tmp.write_text(format_config(config) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise BpttStorageError(f"Could not write {path} ({error.strerror or error})") from None
 
 
 def truncate_metrics(out: Path, step: int) -> None:

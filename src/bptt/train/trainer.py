@@ -29,6 +29,7 @@ from bptt.engine.truncated import Window, windows
 from bptt.errors import BpttStorageError
 from bptt.model import Model
 from bptt.train.checkpoint import (
+    BEST,
     Checkpoint,
     list_checkpoints,
     remove_temporaries,
@@ -51,6 +52,7 @@ from bptt.train.rundir import (
     check_output_directory,
     check_writable,
     truncate_metrics,
+    write_config,
 )
 from bptt.train.state import StepMetrics, init_state, train_step
 from bptt.window import Batch
@@ -66,6 +68,10 @@ __all__ = [  # the loop, and the names callers have imported from here
     "model_config_for",
     "resume_config",
 ]
+
+
+WORSE_EVALS = 3
+"""Evaluations without improvement after which the trainer says that the model may overfit."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -125,8 +131,9 @@ class Trainer:
         return batch, ws[inner], (outer, inner)
 
     # -- records ---------------------------------------------------------------------------
-    def save(self) -> Path:
-        """Write a checkpoint of the current state; returns its path.
+    def save(self, name: str | None = None) -> Path:
+        """Write a checkpoint of the current state (as ``name``, e.g. ``BEST``, instead of
+        ckpt-<step>.npz); returns its path.
 
         Raises:
             BpttStorageError: it could not be written; the message names the newest
@@ -150,6 +157,7 @@ class Trainer:
                 carries=s.carries,
                 meta=meta,
                 keep=self.config.keep_checkpoints,
+                name=name,
             )
         except BpttStorageError as error:
             raise BpttStorageError(f"{error}; {self._recovery()}") from None
@@ -181,6 +189,7 @@ class Trainer:
                 f"Could not create {self.out} ({error.strerror or error}); choose another --out."
             ) from None
         remove_temporaries(self.checkpoints)  # left by a writer killed mid-checkpoint
+        write_config(self.out, self.config)
         if self.resumed:
             truncate_metrics(self.out, self.state.step)
         else:
@@ -330,8 +339,17 @@ class Trainer:
         progress.message(f"step {step}: validation {name} {value:.4f} (loss {result['loss']:.4f})")
         if self._improved(value):
             self.best, self.evals_since_best = value, 0
+            self.save(BEST)  # sample and eval use it, whatever happens after
         else:
             self.evals_since_best += 1
+            if self.evals_since_best == WORSE_EVALS:
+                progress.message(
+                    f"step {step}: validation {name} has not improved for {WORSE_EVALS} "
+                    f"evaluations (best {self.best:.4f}, now {value:.4f}): the model may "
+                    f"overfit. {self.checkpoints / BEST} keeps the best parameters (bptt "
+                    "sample and eval use it); --patience N stops at such a point, --dropout "
+                    "or more data may help."
+                )
         patience, target = self.config.patience, self.config.stop_at
         if patience and self.evals_since_best >= patience:
             progress.message(f"early stop: no improvement in {patience} evaluations")

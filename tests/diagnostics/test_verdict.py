@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from bptt.diagnostics import (
     EXPLODING,
@@ -15,6 +16,8 @@ from bptt.diagnostics import (
     layer_verdict,
     recommendations,
 )
+from bptt.diagnostics.truncation import TruncationBias
+from bptt.diagnostics.verdict import Verdict
 from bptt.model import Model, ModelConfig
 from bptt.train.tasks import sequence_task
 
@@ -106,3 +109,38 @@ def test_recommendations_per_cell():
     assert recommendations("lstm", nan, seq_len=2, epsilon=1e-3)[0].startswith(
         "Gradients are not finite"
     )
+
+
+def _bias(k=1, T=100):
+    ks = np.array([1, 5, 25, T])
+    cosine = np.array([0.95, 0.97, 0.99, 1.0])
+    return TruncationBias(ks, cosine, np.ones(4), {}, 0.9, k)
+
+
+def test_the_window_is_never_advised_below_the_tasks_span_or_a_vanishing_current_one():
+    vanishing = {"layers.0": Verdict("layers.0", VANISHING, "")}
+    common = {"seq_len": 100, "epsilon": 1e-3, "truncation": _bias()}
+    plain = recommendations("lstm", vanishing, **common)
+    assert any(a.startswith("Truncate BPTT at k = 1 ") for a in plain)
+    adding = recommendations("lstm", vanishing, dependency_span=100, **common)
+    assert not any("Truncate BPTT at k = 1" in a for a in adding)
+    window = next(a for a in adding if a.startswith("Keep"))
+    assert window.startswith("Keep full BPTT: the task's targets depend on inputs up to 100")
+    assert "bptt diagnose --checkpoint" in window
+    trained = recommendations("lstm", vanishing, current_window=50, **common)
+    assert any(a.startswith("Keep BPTT over at least 50 steps") for a in trained)
+    healthy = {"layers.0": Verdict("layers.0", HEALTHY, "")}
+    assert any(
+        a.startswith("Truncate BPTT at k = 1 ")
+        for a in recommendations("lstm", healthy, current_window=50, **common)
+    )
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_diagnose_on_a_synthetic_task_keeps_its_span(cell, tmp_path, capsys):
+    from bptt.cli import main
+
+    argv = ["diagnose", "--task", "adding", "--seq-len", "30", "--cell", cell, "--batches", "1"]
+    assert main([*argv, "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "Truncate BPTT at k" not in out and "Keep full BPTT" in out

@@ -189,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
             models[cell] = (model, model.init(np.random.default_rng(args.seed), dtype=np.float64))
     batches = _batches(task, config, args)
     _check_size(batches, models)
+    trained_window = None
+    if args.checkpoint and config.truncation is not None:
+        trained_window = config.truncation.k2
     diagnoses = compare(
         models,
         batches,
@@ -196,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         sweep=sweep,
         epsilon=args.epsilon,
         threshold=args.threshold,
+        dependency_span=task.span(),
+        current_window=trained_window,
     )
     print(summary_table(diagnoses))
     paths = write_report(diagnoses, out)

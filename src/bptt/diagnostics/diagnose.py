@@ -107,6 +107,8 @@ def diagnose(
     rules: VerdictRules = DEFAULT_RULES,
     max_sequences: int | None = 4,
     name: str | None = None,
+    dependency_span: int | None = None,
+    current_window: int | None = None,
 ) -> Diagnosis:
     """Run every measurement and derive the verdicts and recommendations.
 
@@ -126,6 +128,8 @@ def diagnose(
         rules: the verdict thresholds.
         max_sequences: sequences averaged in the Jacobian norms (None: all).
         name: the label in reports (default: the cell name).
+        dependency_span, current_window: floors of the advised truncation window (see
+            ``verdict.recommendations``).
 
     Returns:
         A Diagnosis. A model whose parameters or gradients are NaN or Inf is not an error:
@@ -178,6 +182,8 @@ def diagnose(
         weight_norms=common["weight_norms"],
         truncation=per_step["truncation"],
         norm_stats=norm_stats,
+        dependency_span=dependency_span,
+        current_window=current_window,
     )
     influence, saturation = per_step["influence"], per_step["saturation"]
     return Diagnosis(

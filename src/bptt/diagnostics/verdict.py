@@ -133,8 +133,15 @@ def recommendations(
     weight_norms: dict[str, dict[str, float]] | None = None,
     truncation: TruncationBias | None = None,
     norm_stats: NormStats | None = None,
+    dependency_span: int | None = None,
+    current_window: int | None = None,
 ) -> list[str]:
     """Concrete advice on the architecture, the truncation window and the clipping threshold.
+
+    The truncation window is never advised below what the task needs (``dependency_span``)
+    or, while the gradient vanishes, below the window the model trains with: a vanishing
+    gradient meets any cosine criterion with a short window and says nothing about how far
+    back a trained model must reach.
 
     Args:
         cell: the model's cell name ("rnn", "relu", "irnn", "lstm", "gru").
@@ -143,6 +150,10 @@ def recommendations(
         epsilon: the horizon threshold the lag profiles used.
         lags, saturation, weight_norms, truncation, norm_stats: the measurements behind the
             verdicts (None where not measured).
+        dependency_span: how many steps back the task's targets depend on its inputs, where
+            the task knows it (adding: T; copy: T + 20; a classified sequence: all of it).
+        current_window: k2 of the truncation the model was trained with (None: full BPTT or
+            a fresh model).
 
     Returns:
         Sentences, most urgent first: gradients that are not finite, then the architecture,
@@ -173,7 +184,9 @@ def recommendations(
             "output reaches back far enough without growing (verdict healthy)."
         )
     if truncation is not None:
-        advice.append(_truncation_advice(truncation, seq_len, bool(by_kind[VANISHING])))
+        vanishing = bool(by_kind[VANISHING])
+        floor = max(dependency_span or 0, (current_window or 0) if vanishing else 0)
+        advice.append(_truncation_advice(truncation, seq_len, vanishing, floor, dependency_span))
     if norm_stats is not None and math.isfinite(clip):
         advice.append(_clipping_advice(norm_stats, exploding=bool(by_kind[EXPLODING])))
     return advice
@@ -237,8 +250,12 @@ def _vanishing_advice(
     return f"Vanishing gradients ({said}): use shorter sequences or a gated cell with memory."
 
 
-def _truncation_advice(bias: TruncationBias, seq_len: int, vanishing: bool) -> str:
+def _truncation_advice(
+    bias: TruncationBias, seq_len: int, vanishing: bool, floor: int, span: int | None
+) -> str:
     k = bias.recommended_k
+    if k < floor:
+        return _window_floor_advice(bias, seq_len, floor, span)
     i = int(np.flatnonzero(bias.ks == k)[0])
     if k >= seq_len:
         worst = float(np.nanmin(bias.cosine)) if np.isfinite(bias.cosine).any() else math.nan
@@ -259,6 +276,23 @@ def _truncation_advice(bias: TruncationBias, seq_len: int, vanishing: bool) -> s
         f"every longer one's, has cosine >= {_num(bias.threshold)} with the full gradient "
         f"({_num(bias.cosine[i], 3)}, norm ratio {_num(bias.norm_ratio[i], 3)}){shorter}."
         f"{caveat}"
+    )
+
+
+def _window_floor_advice(bias: TruncationBias, seq_len: int, floor: int, span: int | None) -> str:
+    """The window the task (or the current setting) needs, when the sweep alone would
+    advise a shorter one."""
+    why = (
+        f"the task's targets depend on inputs up to {span} steps back"
+        if span is not None and span >= floor
+        else f"the model trains with a window of {floor} steps and its gradient vanishes"
+    )
+    window = "full BPTT" if floor >= seq_len else f"BPTT over at least {floor} steps"
+    return (
+        f"Keep {window}: {why}. The sweep's k = {bias.recommended_k} reaches cosine "
+        f"{_num(bias.threshold)} only because the gradient barely reaches back now, which "
+        "tells nothing about what a trained model needs. Measure again after training: "
+        "bptt diagnose --checkpoint RUN_DIRECTORY."
     )
 
 

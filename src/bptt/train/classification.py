@@ -122,6 +122,9 @@ class ClassificationTask:
     def steps(self, batch_size: int) -> int:
         return int(self.splits["train"].xs.shape[0])
 
+    def span(self) -> int | None:
+        return self.steps(1)  # the class is read at the end of the whole sequence
+
     def batches_per_epoch(self, batch_size: int) -> int:
         return -(-self.splits["train"].labels.size // batch_size)
 

@@ -85,6 +85,9 @@ class ForecastTask:
     def steps(self, batch_size: int) -> int:
         return max(1, self.stop("train") // batch_size)
 
+    def span(self) -> int | None:
+        return None
+
     def stop(self, part: str) -> int:
         """One past the last model-series step of ``part`` ("train", "valid" or "test")."""
         return self.data.bounds(part)[1] - self.offset

@@ -122,6 +122,11 @@ class Task(Protocol):
         batch is made: what memory estimates start from."""
         ...
 
+    def span(self) -> int | None:
+        """How many steps back a target depends on the inputs, where the task knows it (a
+        synthetic task, a classified sequence); None for a text or a series."""
+        ...
+
 
 @dataclass
 class StreamTask:
@@ -158,6 +163,9 @@ class StreamTask:
     def steps(self, batch_size: int) -> int:
         return max(1, (self.splits["train"].size - 1) // batch_size)
 
+    def span(self) -> int | None:
+        return None
+
     def eval_batches(
         self, split: str, *, seed: int, batch_size: int, num_sequences: int
     ) -> Iterator[Batch]:
@@ -187,6 +195,9 @@ class SequenceTask:
 
     def steps(self, batch_size: int) -> int:
         return self.length
+
+    def span(self) -> int | None:
+        return self.length  # the target reads steps anywhere in the sequence
 
     def model_io(self) -> dict[str, Any]:
         return dict(self.io)

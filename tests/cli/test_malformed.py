@@ -109,6 +109,8 @@ FILES = {  # files that are not what they should be
     "sample header a list": (["sample", "{list_header}"], "not the JSON object"),
     "text missing": (["train", "--text", "{out}/none.txt", "--out", "{out}"], "does not exist"),
     "text binary": (["train", "--text", "{random}", "--out", "{out}"], "UTF-8|binary"),
+    "text a directory": (["train", "--text", "{dir}", "--out", "{out}"], "not a regular file"),
+    "text unreadable": (["train", "--text", "{unreadable}", "--out", "{out}"], "cannot be read"),
     "out is a file": (["train", "--text", "{text}", "--out", "{text}"], "not a directory|exists"),
 }
 
@@ -139,6 +141,8 @@ def files(tmp_path_factory):
     toml.write_text("hidden_size = 8\n", encoding="utf-8")
     folder = root / "a-folder"
     folder.mkdir()
+    unreadable = root / "unreadable.txt"
+    unreadable.write_text("some text", encoding="utf-8")
     return {
         "text": text,
         "run": run,
@@ -147,11 +151,18 @@ def files(tmp_path_factory):
         "random": random,
         "toml": toml,
         "dir": folder,
+        "unreadable": unreadable,
     }
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p): _read(p) for p in files}
+
+
+def _read(path: Path) -> bytes:
+    with open(path, "rb") as f:  # not Path.read_bytes, which a case patches
+        return f.read()
 
 
 def refused(argv, match, capsys, root):
@@ -171,11 +182,20 @@ def refused(argv, match, capsys, root):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_refused_with_one_line(case, files, tmp_path, capsys):
+def test_refused_with_one_line(case, files, tmp_path, capsys, monkeypatch):
     argv, match = CASES[case]
     names = {k: str(v) for k, v in files.items()} | {"out": str(tmp_path / "out")}
     argv = [a.format(**names) for a in argv]
     root = files["text"].parent
+    if case == "text unreadable":  # root may read any file: the read itself fails here
+        real = Path.read_bytes
+
+        def denied(path):
+            if path.name == "unreadable.txt":
+                raise PermissionError(13, "Permission denied")
+            return real(path)
+
+        monkeypatch.setattr(Path, "read_bytes", denied)
     refused(argv, match, capsys, root)
     assert not (tmp_path / "out").exists()
 

@@ -139,7 +139,13 @@ def read_text_file(path: str | Path) -> str:
         raise BpttError(f"Text file {str(path)!r} does not exist. Check the path.")
     if not path.is_file():
         raise BpttError(f"{str(path)!r} is not a regular file; pass the path of a text file.")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BpttError(
+            f"Text file {str(path)!r} cannot be read ({error.strerror or error}); check its "
+            "permissions."
+        ) from None
     if not data:
         raise BpttError(f"Text file {str(path)!r} is empty; a corpus needs at least one char.")
     nul = data.find(b"\x00")

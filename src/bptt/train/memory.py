@@ -118,7 +118,11 @@ def check_training_fits(config: Any, model_config: ModelConfig, task: Any, cell:
 
 
 def _millions(count: int) -> str:
-    return f"{count:,}" if count < 1e7 else f"{count:.3g}".replace("e+", "e")
+    """67,329 or 3.61e9: a count written for a sentence."""
+    if count < 1e7:
+        return f"{count:,}"
+    exponent = len(str(count)) - 1
+    return f"{count / 10**exponent:.3g}e{exponent}"
 
 
 __all__ = ["available_bytes", "check_fits", "check_training_fits", "format_bytes"]

@@ -38,11 +38,15 @@ TASKS = TEXT_TASKS + SEQUENCE_TASKS
 _SYNTHETIC = {"bptt": "full", "optimizer": "adam", "learning_rate": 1e-3, "clip": 1.0}
 SEQUENCE_DEFAULTS: dict[str, dict[str, Any]] = {
     # experiments/acceptance.py: LSTM 128 reaches test MSE 0.0008 to 0.0013 (baseline 0.167)
-    # within 5,000 to 5,500 updates at T=100 in all three seeds.
+    # within 5,000 to 5,500 updates at T=100 in all three seeds; `bptt train --task adding`
+    # with these defaults: validation MSE 0.0002 after 6,000 updates (369 s, 2026-12-04).
     "adding": {**_SYNTHETIC, "batch_size": 50, "steps": 6000},
     # experiments/acceptance.py: full BPTT at T=50 ends at 0.12 to 0.19 nats (0.297 baseline).
     "copy": {**_SYNTHETIC, "embed_size": 16, "steps": 12000},
-    "temporal": {**_SYNTHETIC, "steps": 3000},
+    # A GRU 128 with Adam 3e-3 reached validation accuracy 1.000 in 3,000 updates (88 s); an
+    # LSTM 128 stayed at chance (0.21 to 0.26) there with lr 1e-3, 3e-3, 1e-2 and forget
+    # bias 3 (`bptt train --task temporal ...`, 2026-12-04).
+    "temporal": {**_SYNTHETIC, "cell": "gru", "learning_rate": 3e-3, "steps": 3000},
 }
 """Settings of each synthetic task over the defaults of TrainConfig (an LSTM of 128 units):
 full BPTT over each sequence (the target depends on steps anywhere in it), and the optimizer

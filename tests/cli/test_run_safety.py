@@ -211,3 +211,14 @@ def test_diagnose_without_matplotlib_says_so_before_any_work(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'bptt[plot]'" in err
     assert not (tmp_path / "report").exists()
+
+
+def test_a_text_without_newlines_trains_and_samples(tmp_path, fast, capsys):
+    """The default prime is a newline only where the vocabulary has one."""
+    text = tmp_path / "one-line.txt"
+    text.write_text("the cat sat on the mat and the dog sat on the log " * 60, encoding="utf-8")
+    run = tmp_path / "run"
+    code, out, _ = train(["--text", str(text), *fast, "--out", str(run)], capsys)
+    assert code == 0 and "sample:" in out
+    assert main(["sample", str(run), "--length", "10"]) == 0
+    assert len(capsys.readouterr().out.rstrip("\n")) >= 10

@@ -8,7 +8,7 @@ from bptt.errors import BpttError
 from bptt.model import Model, ModelConfig
 from bptt.online import make_estimator
 from bptt.online.tasks import for_online
-from bptt.online.train import init_online, online_sequence, train_online
+from bptt.online.train import init_online, online_sequence, start_sequence, train_online
 from bptt.optim import adam, sgd
 from bptt.train.tasks import sequence_task, text_file_task
 
@@ -55,6 +55,34 @@ def test_bptt_online_is_one_step_along_the_sequences_exact_gradient():
     g = exact(model, params, batch)
     for name, value in params.items():
         np.testing.assert_allclose(state.params[name], value - 0.1 * g[name], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("spec", "cell"), [("rtrl", "gru"), ("snap2", "lstm"), ("bptt", "rnn")])
+def test_a_new_sequence_starts_the_estimator_afresh(spec, cell):
+    # Two sequences in a row, one update at the end of each: the second is along the second
+    # sequence's exact gradient at the parameters the first one left: nothing carried over.
+    model, params, batch = make(cell)
+    other = make(cell, seed=4)[2]
+    estimator, optimizer = make_estimator(spec), sgd(0.1)
+    state = init_online(model, params, estimator, optimizer, 3, np.random.default_rng(0))
+    state = online_sequence(model, estimator, optimizer, state, batch, loss="mse", every=99)[0]
+    middle = state.params
+    state = start_sequence(model, estimator, state, 3)
+    state = online_sequence(model, estimator, optimizer, state, other, loss="mse", every=99)[0]
+    g = exact(model, middle, other)
+    for name, value in middle.items():
+        np.testing.assert_allclose(state.params[name], value - 0.1 * g[name], rtol=1e-10)
+
+
+def test_random_feedback_is_drawn_once_per_run():
+    model, params, batch = make("lstm")
+    estimator, optimizer = make_estimator("eprop-random"), sgd(0.1)
+    state = init_online(model, params, estimator, optimizer, 3, np.random.default_rng(0))
+    first = state.estimator_state.feedback
+    for _ in range(2):
+        state = start_sequence(model, estimator, state, 3)
+        state = online_sequence(model, estimator, optimizer, state, batch, loss="mse")[0]
+    assert state.estimator_state.feedback is first
 
 
 def test_masks_keep_a_sparse_recurrent_matrix_sparse():

@@ -72,13 +72,17 @@ class OnlineState(NamedTuple):
 
     Attributes:
         params, opt_state: the model's parameters and the optimizer's state.
-        estimator_state: the estimator's state for the current sequence (or stream).
+        estimator_state: the estimator's state, made once per batch size and carried
+            through every sequence (what it drew once, e-prop's random feedback, stays).
         carry: the recurrent layer's carry.
         pending: the gradient gathered since the last update.
         rng: the estimator's random draws.
         updates: parameter updates applied.
         time_steps: time steps processed.
         skipped: updates skipped because the gradient was not finite.
+        fresh: a new sequence starts at the next step: every sequence is reset there, so
+            the estimator forgets the previous one (its influence, traces and buffers).
+        batch_size: the B the estimator's state was made for.
     """
 
     params: Params
@@ -90,6 +94,8 @@ class OnlineState(NamedTuple):
     updates: int = 0
     time_steps: int = 0
     skipped: int = 0
+    fresh: bool = False
+    batch_size: int = 0
 
 
 class SequenceMetrics(NamedTuple):
@@ -117,13 +123,17 @@ def init_online(
 def start_sequence(
     model: Model, estimator: Estimator, state: OnlineState, batch_size: int
 ) -> OnlineState:
-    """A new independent sequence: zero carry and a fresh estimator state."""
+    """A new independent sequence: zero carry, and the estimator told that every sequence
+    restarts at the next step (a state is made only for a new batch size)."""
+    carry = initial_carry(model, state.params, batch_size)
+    if state.estimator_state is not None and state.batch_size == batch_size:
+        return state._replace(carry=carry, fresh=True)
     p = cell_params(model, state.params)
     cfg = model.config
     sizes = Sizes(batch_size, int(cfg.input_size), cfg.hidden_size, int(cfg.output_size))
+    estimator_state = estimator.init(model.cell, p, sizes, state.rng)
     return state._replace(
-        estimator_state=estimator.init(model.cell, p, sizes, state.rng),
-        carry=initial_carry(model, state.params, batch_size),
+        estimator_state=estimator_state, carry=carry, fresh=False, batch_size=batch_size
     )
 
 
@@ -161,6 +171,8 @@ def online_sequence(
     loss_sum, count, first = 0.0, 0, state.updates
     for t in range(batch.inputs.shape[0]):
         resets = None if batch.resets is None else np.asarray(batch.resets[t], dtype=bool)
+        if state.fresh:  # the previous sequence ends here for every estimator
+            resets, state = np.ones(batch.inputs.shape[1], dtype=bool), state._replace(fresh=False)
         x = as_features(batch.inputs[t], D, dtype)
         carry, inp, step_loss = run_step(
             model,

@@ -65,3 +65,10 @@ def test_no_module_imports_a_higher_layer(path):
     assert own in LAYERS, f"{own} has no layer in this test; add it"
     upward = {name for name in imports(path) if name != own and LAYERS[name] >= LAYERS[own]}
     assert not upward, f"{own} imports {sorted(upward)}, which are not below it"
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test files by their base name (no packages under tests/): two files
+    of the same name in different folders break the collection."""
+    names = [p.name for p in Path(__file__).parent.rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

@@ -37,6 +37,7 @@ LAYERS = {
     "bench": 7,
     "export": 8,
     "cli": 9,
+    "__main__": 10,  # python -m bptt
 }
 
 

@@ -38,6 +38,7 @@ EXPORTED_FIELDS = frozenset(
         "num_layers",
         "bidirectional",
         "dropout",  # inverted dropout: the identity at evaluation time
+        "readout_dropout",  # the same, on what the readout reads
         "output_size",
         "readout",
         "forget_bias",  # an initialisation; the trained value is in layers.*.b
@@ -75,6 +76,11 @@ def check_exportable(model: Model, params: Params) -> None:
             f"Cell {cfg.cell!r} is a user-defined cell; only the built-in cells "
             f"({', '.join(CELL_NAMES)}) can be exported, because ONNX, safetensors and torch "
             "know only their math. Retrain with a built-in --cell to deploy the model."
+        )
+    if cfg.pooled:
+        raise BpttError(
+            f"readout {cfg.readout!r} (pooling over time) has no exporter yet; the exporters "
+            "write readouts 'all', 'last' and 'none'."
         )
     for field in dataclasses.fields(ModelConfig):
         value = getattr(cfg, field.name)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from bptt.cells import make_cell
 from bptt.errors import BpttError
+from bptt.model.pooling import POOLINGS
 
-READOUTS = ("all", "last", "none")
+READOUTS = ("all", "last", "none", *POOLINGS)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,11 @@ class ModelConfig:
         dropout: inverted dropout on the outputs of every layer but the last, in training.
         output_size: O of the Dense readout; None for no readout (the model returns hs).
         readout: "all" (a prediction at every step, (T, B, O)) or "last" (one per sequence from
-            the final carries: the last valid step forward, the first valid step in reverse).
+            the final carries: the last valid step forward, the first valid step in reverse);
+            or one per sequence from a summary of its valid steps (``bptt.model.pooling``):
+            "mean", "max", "meanmax" (both, side by side) or "attention".
+        readout_dropout: inverted dropout on what the Dense readout reads (the top layer's
+            outputs, final states or pooled vector), in training.
         forget_bias: LSTM forget-gate bias at initialisation.
     """
 
@@ -41,6 +46,7 @@ class ModelConfig:
     output_size: int | None = None
     readout: str = "all"
     forget_bias: float = 1.0
+    readout_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         make_cell(self.cell)  # an unknown name or a user cell that cannot be built: BpttError
@@ -62,12 +68,19 @@ class ModelConfig:
             raise BpttError(f"`forget_bias` must be a finite number, got {self.forget_bias!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise BpttError(f"`dropout` must be in [0, 1), got {self.dropout}.")
+        if not 0.0 <= self.readout_dropout < 1.0:
+            raise BpttError(f"`readout_dropout` must be in [0, 1), got {self.readout_dropout}.")
         if self.readout not in READOUTS:
             raise BpttError(f"`readout` must be one of {READOUTS}, got {self.readout!r}.")
 
     @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the readout summarises every valid step (mean, max, meanmax, attention)."""
+        return self.readout in POOLINGS
 
     @property
     def layer_input_size(self) -> int:

@@ -8,7 +8,9 @@ Parameters are one ordered mapping of dotted names, walked by optimizers and che
     layers.{l}.b           (G*H,)
     layers.{l}.b_hn        (H,)          GRU only
     layers.{l}.reverse.*                 the backward direction of a bidirectional layer
-    readout.W              (H_out, O)    when output_size is set; H_out = H * directions
+    attention.W, .b, .v    (H_out, H), (H,), (H,)   readout "attention" (``pooling``)
+    readout.W              (F, O)        when output_size is set; F = H_out = H * directions,
+                                         2 * H_out for readout "meanmax"
     readout.b              (O,)
 
 Carries are a tuple with one carry per layer and direction, ordered like PyTorch's h_n:
@@ -38,6 +40,14 @@ from bptt.engine.validate import check_carry, check_finite, check_mask, check_se
 from bptt.errors import BpttError, BpttTypeError
 from bptt.kernels import Workspace
 from bptt.model.config import ModelConfig
+from bptt.model.pooling import (
+    ATTENTION_PARAMS,
+    PoolCache,
+    feature_size,
+    init_attention,
+    pool_backward,
+    pool_forward,
+)
 from bptt.model.reverse import gather_time, reverse_index
 from bptt.types import Array, Params
 
@@ -50,7 +60,9 @@ class ModelCache(NamedTuple):
     reverse_index: np.ndarray | None  # (T, B) time permutation of the reverse direction
     tapes: list[Tape | CheckpointTape]  # one per layer and direction
     dropout_masks: list[Array | None]  # one per layer: the scaled keep mask or None
-    top: Array  # (T, B, H_out) outputs of the last layer, or (B, H_out) features for "last"
+    top: Array  # (T, B, H_out) outputs of the last layer, or (B, F) features for "last"/pooled
+    pool: PoolCache | None = None  # a pooled readout's cache
+    readout_keep: Array | None = None  # readout dropout: the scaled keep mask of ``top``
 
 
 class Model:
@@ -90,8 +102,10 @@ class Model:
                 cell_params = self.cell.init_params(rng, D, H, dtype=dtype)
             for field, value in zip(cell_params._fields, cell_params, strict=True):
                 params[f"{prefix}.{field}"] = value
+        if cfg.readout == "attention":
+            params.update(init_attention(rng, H * cfg.directions, H, dtype))
         if cfg.output_size is not None:
-            H_out = H * cfg.directions
+            H_out = feature_size(cfg.readout, H * cfg.directions)
             bound = 1.0 / np.sqrt(H_out)
             params["readout.W"] = rng.uniform(-bound, bound, (H_out, cfg.output_size)).astype(dtype)
             params["readout.b"] = rng.uniform(-bound, bound, cfg.output_size).astype(dtype)
@@ -103,6 +117,8 @@ class Model:
         names = ["embedding.W"] if cfg.vocab_size is not None else []
         fields = self.cell.params_type._fields
         names += [f"{prefix}.{f}" for prefix in self.layer_prefixes() for f in fields]
+        if cfg.readout == "attention":
+            names += list(ATTENTION_PARAMS)
         if cfg.output_size is not None:
             names += ["readout.W", "readout.b"]
         return names
@@ -208,7 +224,9 @@ class Model:
 
         Returns:
             (outputs, final carries, cache). outputs are logits (T, B, O) for readout "all",
-            (B, O) for "last", and the top layer's hs (T, B, H_out) without a readout.
+            (B, O) for "last" and the pooled readouts ("mean", "max", "meanmax",
+            "attention"), the top layer's hs (T, B, H_out) without a readout (the pooled
+            vector (B, F) for a pooled readout without ``output_size``).
         """
         cfg = self.config
         self.check_params(params, finite=check_finite)
@@ -216,8 +234,13 @@ class Model:
         T, B = xs.shape[:2]
         mask = check_mask(mask, T, B)
         carries0 = self._check_carries(carries0, resets, B, xs.dtype)
-        if train and cfg.dropout > 0.0 and rng is None:
+        if train and (cfg.dropout > 0.0 or cfg.readout_dropout > 0.0) and rng is None:
             raise BpttError("`rng` is required for dropout in training mode (train=True).")
+        if cfg.pooled and mask is not None and not mask.any(axis=0).all():
+            raise BpttError(
+                f"readout {cfg.readout!r} pools each sequence's valid steps, but sequences "
+                f"{np.flatnonzero(~mask.any(axis=0)).tolist()} have none in `mask`."
+            )
         rev = reverse_index(mask, T, B) if cfg.bidirectional else None
         tapes, carries, dropout_masks = [], [], []
         for layer in range(cfg.num_layers):
@@ -235,14 +258,23 @@ class Model:
                 keep = keep.astype(xs.dtype)
                 xs = xs * keep
             dropout_masks.append(keep)
+        pool = None
         if cfg.readout == "last":
             top = np.concatenate([c.h for c in carries[-cfg.directions :]], axis=-1)  # (B, H_out)
+        elif cfg.pooled:
+            top, pool = pool_forward(cfg.readout, xs, mask, params)  # (B, F)
         else:
             top = xs  # (T, B, H_out)
+        reads = cfg.output_size is not None and cfg.readout != "none"
+        keep = None
+        if train and reads and cfg.readout_dropout > 0.0:
+            keep = (rng.random(top.shape) >= cfg.readout_dropout) / (1.0 - cfg.readout_dropout)
+            keep = keep.astype(top.dtype)
+            top = top * keep
         outputs = top
-        if cfg.output_size is not None and cfg.readout != "none":
+        if reads:
             outputs = top @ params["readout.W"] + params["readout.b"]  # (..., O)
-        cache = ModelCache(stored_inputs, mask, rev, tapes, dropout_masks, top)
+        cache = ModelCache(stored_inputs, mask, rev, tapes, dropout_masks, top, pool, keep)
         return outputs, tuple(carries), cache
 
     def _check_carries(
@@ -348,6 +380,11 @@ class Model:
             )
         doutputs = doutputs.astype(cache.top.dtype, copy=False)
         dtop = self._readout_backward(params, cache, doutputs, grads)
+        if cache.readout_keep is not None:
+            dtop = dtop * cache.readout_keep
+        if cache.pool is not None:
+            dtop, pool_grads = pool_backward(cache.pool, params, dtop)  # (T, B, H_out)
+            grads.update(pool_grads)
         dcarries = self._final_carry_grads(dcarries_T, dtop)
         dx = None if cfg.readout == "last" else dtop  # (T, B, H_out)
         dcarries0: list[Any] = [None] * len(dcarries)

@@ -96,9 +96,10 @@ def pool_forward(
         u = np.tanh(hs @ params["attention.W"] + params["attention.b"])  # (T, B, A)
         scores = u @ params["attention.v"]  # (T, B)
         top = np.where(valid, scores, -np.inf).max(axis=0)  # (B,)
-        e = np.exp(np.where(valid, scores - top, 0.0)) * weights  # (T, B)
-        alpha = (e / e.sum(axis=0)).astype(hs.dtype)  # (T, B)
-        parts.append((alpha[..., None] * hs).sum(axis=0))  # (B, F_in)
+        with np.errstate(under="ignore"):  # a step far below the best one weighs 0
+            e = np.exp(np.where(valid, scores - top, 0.0)) * weights  # (T, B)
+            alpha = (e / e.sum(axis=0)).astype(hs.dtype)  # (T, B)
+            parts.append((alpha[..., None] * hs).sum(axis=0))  # (B, F_in)
     if not parts:
         raise ValueError(f"Unknown pooling {kind!r}; expected one of {POOLINGS}.")
     features = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)  # (B, F)
@@ -124,15 +125,22 @@ def pool_backward(cache: PoolCache, params: Params, dfeatures: Array) -> tuple[A
         B = hs.shape[1]
         columns = np.arange(B)[:, None]
         features = np.arange(width)[None, :]
-        np.add.at(dhs, (cache.argmax, columns, features), dmax)  # (T, B, F_in)
+        dhs[cache.argmax, columns, features] += dmax  # one step per (b, j): no repeats
     if kind == "attention":
-        alpha, u = cache.alpha, cache.u
-        dalpha = (hs * dfeatures[None]).sum(axis=-1)  # (T, B)
-        de = alpha * (dalpha - (alpha * dalpha).sum(axis=0))  # (T, B)
-        da = de[..., None] * params["attention.v"] * (1.0 - u * u)  # (T, B, A)
-        A = u.shape[-1]
-        grads["attention.W"] = hs.reshape(-1, width).T @ da.reshape(-1, A)  # (F_in, A)
-        grads["attention.b"] = da.sum(axis=(0, 1))  # (A,)
-        grads["attention.v"] = (de[..., None] * u).sum(axis=(0, 1))  # (A,)
-        dhs += alpha[..., None] * dfeatures[None] + da @ params["attention.W"].T
+        with np.errstate(under="ignore"):  # products with weights that underflowed to ~0
+            dhs += _attention_backward(cache, params, dfeatures, grads)
     return dhs, grads
+
+
+def _attention_backward(cache: PoolCache, params: Params, dfeatures: Array, grads: Params) -> Array:
+    """The attention readout's dhs (T, B, F_in); its parameters' gradients into ``grads``."""
+    hs, alpha, u = cache.hs, cache.alpha, cache.u
+    width = hs.shape[-1]
+    dalpha = (hs * dfeatures[None]).sum(axis=-1)  # (T, B)
+    de = alpha * (dalpha - (alpha * dalpha).sum(axis=0))  # (T, B)
+    da = de[..., None] * params["attention.v"] * (1.0 - u * u)  # (T, B, A)
+    A = u.shape[-1]
+    grads["attention.W"] = hs.reshape(-1, width).T @ da.reshape(-1, A)  # (F_in, A)
+    grads["attention.b"] = da.sum(axis=(0, 1))  # (A,)
+    grads["attention.v"] = (de[..., None] * u).sum(axis=(0, 1))  # (A,)
+    return alpha[..., None] * dfeatures[None] + da @ params["attention.W"].T

@@ -36,6 +36,7 @@ LAYERS = {
     "train": 7,
     "bench": 7,
     "export": 8,
+    "sklearn": 8,
     "cli": 9,
     "__main__": 10,  # python -m bptt
 }

@@ -18,6 +18,7 @@ ROOT = Path(bptt.__file__).parent
 LAYERS = {
     "types": 0,
     "errors": 0,
+    "threads": 1,
     "optim": 1,
     "losses": 1,
     "data": 1,

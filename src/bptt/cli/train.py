@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,15 @@ from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
-from bptt.train.config import TASKS, Layer, format_config, load_toml, resolve_config
+from bptt.train.config import (
+    TASKS,
+    Layer,
+    TrainConfig,
+    format_config,
+    load_toml,
+    resolve_config,
+)
+from bptt.train.distributed import World, current_world, exit_code, launched_rank
 from bptt.train.real_tasks import REAL_TASKS
 from bptt.train.resume import resume_config, run_directory
 from bptt.train.rundir import check_output_directory, check_writable
@@ -184,6 +193,29 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train in this process, or as one of W under ``mpiexec -n W`` (bptt.train.distributed):
+    then process 0 prints and writes, an error every process meets is reported once, and an
+    error of one process ends them all."""
+    try:
+        world = current_world()
+    except BpttError:
+        if launched_rank() != 0:
+            return 2  # process 0 says what to install
+        raise
+    if world is None:
+        return _run(args, None)
+    with world.guard():
+        try:
+            return _run(args, world)
+        except BaseException as error:
+            if world.rank == 0 or not getattr(error, "collective", False):
+                raise
+            return exit_code(error)  # every process met it; process 0 reports it
+
+
+def _setup(args: argparse.Namespace, world: World | None) -> tuple[TrainConfig, Trainer] | int:
+    """The resolved config and its Trainer, or 0 when a resumed run has nothing left to do."""
+    root = world is None or world.rank == 0
     command_line = Layer("command line", overrides_from(args))
     ckpt = None
     if args.resume:
@@ -193,11 +225,13 @@ def run(args: argparse.Namespace) -> int:
         config = resume_config(ckpt, dict(command_line.values))
         step = int(ckpt.meta.get("step", 0))
         if config.steps <= step:
-            print(
-                f"bptt train: the run in {config.out} already reached step {step} of --steps "
-                f"{config.steps}; nothing to do. Give --steps N with N > {step} to train on.",
-                file=sys.stderr,
-            )
+            if root:
+                print(
+                    f"bptt train: the run in {config.out} already reached step {step} of "
+                    f"--steps {config.steps}; nothing to do. Give --steps N with N > {step} "
+                    "to train on.",
+                    file=sys.stderr,
+                )
             return 0
     else:
         layers = (
@@ -209,27 +243,43 @@ def run(args: argparse.Namespace) -> int:
         check_writable(out)  # the run's own directory: its other files stay as they are
     else:
         check_output_directory(out, run_id=None if ckpt is None else ckpt.meta.get("run_id"))
-    trainer = Trainer(config, resume=ckpt)  # reads the data; refuses what cannot fit
-    print("# resolved config\n" + format_config(config), flush=True)
+    trainer = Trainer(config, resume=ckpt, world=world)  # reads the data; refuses too big
+    return config, trainer
+
+
+def _run(args: argparse.Namespace, world: World | None) -> int:
+    root = world is None or world.rank == 0
+    setup = functools.partial(_setup, args, world)
+    prepared = setup() if world is None else world.agreed(setup)
+    if isinstance(prepared, int):
+        return prepared
+    config, trainer = prepared
+    if root:
+        print("# resolved config\n" + format_config(config), flush=True)
     try:
         summary = trainer.fit()
     except KeyboardInterrupt:
-        print(
-            f"bptt train: interrupted at step {trainer.state.step}; checkpoint saved in "
-            f"{trainer.checkpoints}. Resume with: bptt train --resume {config.out}",
-            file=sys.stderr,
-        )
+        if root:
+            print(
+                f"bptt train: interrupted at step {trainer.state.step}; checkpoint saved in "
+                f"{trainer.checkpoints}. Resume with: bptt train --resume {config.out}",
+                file=sys.stderr,
+            )
         return 130
     except TrainingDivergedError as error:
-        print(f"bptt train: error: {error}", file=sys.stderr)
+        if root:
+            print(f"bptt train: error: {error}", file=sys.stderr)
         return 1
+    path = trainer.save()  # every process takes part; process 0 writes
+    if not root:
+        return 0
     metric = trainer.task.metric
     value = summary["valid"][metric.name]
     print(
         f"validation {metric.name} {value:.4f} after {summary['step']} updates in "
         f"{summary['seconds']:.0f} s (baseline {metric.baseline:.4f}: {metric.baseline_source})"
     )
-    print(f"checkpoint: {trainer.save()}")
+    print(f"checkpoint: {path}")
     if trainer.task.vocab is not None and config.sample_length > 0:
         text = generate(
             trainer.model,

@@ -7,6 +7,7 @@ short last window or batch weighs each position the same as the others.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,15 @@ def loss_sums(loss: str, outputs: np.ndarray, batch: Batch) -> tuple[float, int,
     return float(nll.sum()), int(targets.size), correct
 
 
-def evaluate(model: Model, params: Params, task: Task, config: TrainConfig, split: str) -> dict:
+def evaluate(
+    model: Model,
+    params: Params,
+    task: Task,
+    config: TrainConfig,
+    split: str,
+    *,
+    shard: Any = None,
+) -> dict:
     """The task's metric on ``split`` ("valid" or "test"), with the mean loss.
 
     A stateful task (text) is read in windows of ``eval_window`` steps with the state carried
@@ -48,6 +57,9 @@ def evaluate(model: Model, params: Params, task: Task, config: TrainConfig, spli
     windows of k1 steps from a zero state, as it was trained. Any other task's batches are
     run whole from a zero state: a fixed set of ``eval_sequences`` synthetic sequences, or a
     real split.
+
+    With ``shard`` (data-parallel training: the World of ``bptt.train.distributed``), each
+    process scores its columns of every batch and the sums are added over the processes.
 
     Returns:
         {metric name: value, "loss": mean loss per loss term}.
@@ -60,9 +72,16 @@ def evaluate(model: Model, params: Params, task: Task, config: TrainConfig, spli
         num_sequences=config.eval_sequences,
     )
     for batch in batches:
+        if shard is not None:
+            batch = shard.columns(batch)
+            if batch.inputs.shape[1] == 0:
+                continue  # more processes than columns: nothing to score here
         for part, out in _outputs(model, params, task, config, batch):
             s, n, c = loss_sums(task.loss, out, part)
             loss_sum, count, correct = loss_sum + s, count + n, correct + c
+    if shard is not None:
+        total = shard.sums(loss_sum, count, correct)
+        loss_sum, count, correct = total[0], round(total[1]), round(total[2])
     return {
         task.metric.name: task.score(loss_sum, count, correct),
         "loss": loss_sum / count,

@@ -78,6 +78,7 @@ def train_step(
     optimizer: GradientTransformation,
     loss: str,
     memory_policy: Any = None,
+    reduce: Any = None,
 ) -> tuple[TrainState, StepMetrics]:
     """One window of BPTT(k1, k2) and its update.
 
@@ -87,6 +88,11 @@ def train_step(
         window: the BPTT(k1, k2) window to train on.
         model, optimizer, loss: what to train and how.
         memory_policy: checkpointed BPTT inside the window (see Model.forward), or None.
+        reduce: None for one process; for data-parallel training the World
+            (``bptt.train.distributed``): ``batch`` and ``state.carries`` are this process's
+            columns, ``reduce.gradients`` runs the window on them and ``reduce.combine``
+            gives the whole batch's mean loss and gradient, so every process takes the same
+            update (or skips the same window).
 
     Returns:
         (new state, metrics); the caller advances ``cursor``. A non-finite loss, gradient or
@@ -96,7 +102,8 @@ def train_step(
     """
     rng = np.random.default_rng()
     rng.bit_generator.state = state.rng_state
-    result = window_gradients(
+    gradients = window_gradients if reduce is None else reduce.gradients
+    result = gradients(
         model,
         state.params,
         batch,
@@ -111,6 +118,8 @@ def train_step(
     carries_finite = result.carries_next is None or all(
         np.isfinite(a).all() for carry in result.carries_next for a in carry
     )
+    if reduce is not None:  # one Allreduce: the whole batch's result on every process
+        result, carries_finite = reduce.combine(result, carries_finite)
     if result.count == 0 and carries_finite:
         carries = cut(result.carries_next)
         return moved._replace(carries=carries), StepMetrics(math.nan, 0, math.nan, False, False)

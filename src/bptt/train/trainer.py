@@ -10,6 +10,10 @@ Data order: batch ``i`` of the task (``Task.train_batch(seed, i, batch_size)``) 
 the windows of ``windows(T, config.truncation)``; the cursor (i, j) names window j of batch i.
 The state is carried from window to window of a batch and starts from zeros at each batch
 (or at each window with ``carry=False``).
+
+Under ``mpiexec -n W`` (``bptt.train.distributed``) each process trains on its columns of
+every batch, the gradients are summed over the processes once per window, and process 0
+writes the files; with one process none of that code runs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from bptt.engine.truncated import Window, windows
-from bptt.errors import BpttStorageError
+from bptt.errors import BpttError, BpttStorageError
 from bptt.model import Model
 from bptt.train.checkpoint import (
     BEST,
@@ -36,6 +40,7 @@ from bptt.train.checkpoint import (
     save_checkpoint,
 )
 from bptt.train.config import TrainConfig
+from bptt.train.distributed import World, current_world, state_digest
 from bptt.train.evaluate import evaluate
 from bptt.train.factories import (
     make_task,
@@ -84,14 +89,25 @@ class Trainer:
     Args:
         config: the resolved configuration.
         resume: a checkpoint to continue from (its config is ``resume_config``'s).
-        stream: where progress and messages go (stderr by default).
+        stream: where progress and messages go (stderr by default; process 0's only).
+        world: the processes that train together (``bptt.train.distributed.World``), None
+            for this process alone, or "auto": the MPI launcher's processes when started by
+            one (``mpiexec -n W``), else None.
     """
 
     def __init__(
-        self, config: TrainConfig, *, resume: Checkpoint | None = None, stream: TextIO | None = None
+        self,
+        config: TrainConfig,
+        *,
+        resume: Checkpoint | None = None,
+        stream: TextIO | None = None,
+        world: World | str | None = "auto",
     ) -> None:
         self.config = config
+        self.world = current_world() if world == "auto" else world
         self.stream = stream or sys.stderr
+        if self.world is not None and self.world.rank != 0:
+            self.stream = self.world.quiet()  # one voice: process 0's
         self.out = Path(config.out)
         self.checkpoints = self.out / CHECKPOINT_DIR
         self.task = make_task(config)
@@ -111,6 +127,8 @@ class Trainer:
                 resume, model=self.model, optimizer=self.optimizer, vocab=self.task.vocab
             )
             self.state, self.best, self.evals_since_best, self.run_id = restored
+        if self.world is not None:  # this process's rows of the saved (whole batch's) state
+            self.state = self.state._replace(carries=self.world.own_carries(self.state.carries))
         self._batch: tuple[int, Batch, list[Window]] | None = None
 
     # -- data ------------------------------------------------------------------------------
@@ -118,6 +136,8 @@ class Trainer:
         """Training batch ``index`` and its BPTT windows (the last one is kept)."""
         if self._batch is None or self._batch[0] != index:
             batch = self.task.train_batch(self.config.seed, index, self.config.batch_size)
+            if self.world is not None:
+                batch = self.world.own(batch)  # this process's columns
             self._batch = (index, batch, windows(batch.inputs.shape[0], self.config.truncation))
         return self._batch[1], self._batch[2]
 
@@ -149,18 +169,28 @@ class Trainer:
             evals_since_best=self.evals_since_best,
             run_id=self.run_id,
         )
-        try:
-            return save_checkpoint(
-                self.checkpoints,
-                params=s.params,
-                opt_state=s.opt_state,
-                carries=s.carries,
-                meta=meta,
-                keep=self.config.keep_checkpoints,
-                name=name,
-            )
-        except BpttStorageError as error:
-            raise BpttStorageError(f"{error}; {self._recovery()}") from None
+        carries, differ = s.carries, None
+        if self.world is not None:  # every process's rows, joined in column order
+            carries, differ = self.world.gather_state(s)
+            meta.update(self.world.describe(self.config.batch_size))
+
+        def write() -> Path:
+            if differ is not None:
+                raise BpttError(differ)
+            try:
+                return save_checkpoint(
+                    self.checkpoints,
+                    params=s.params,
+                    opt_state=s.opt_state,
+                    carries=carries,
+                    meta=meta,
+                    keep=self.config.keep_checkpoints,
+                    name=name,
+                )
+            except BpttStorageError as error:
+                raise BpttStorageError(f"{error}; {self._recovery()}") from None
+
+        return write() if self.world is None else self.world.on_root(write)
 
     def _recovery(self) -> str:
         """What is intact after a failure, and how to go on."""
@@ -173,7 +203,9 @@ class Trainer:
         )
 
     def log(self, record: dict[str, Any]) -> None:
-        """Append ``record`` to metrics.jsonl."""
+        """Append ``record`` to metrics.jsonl (process 0 writes it)."""
+        if self.world is not None and self.world.rank != 0:
+            return
         try:
             append_metrics(self.out, record)
         except BpttStorageError as error:
@@ -182,6 +214,18 @@ class Trainer:
     def _start(self) -> None:
         """Before the first window: the output directory ready for this run, and a
         checkpoint to resume from however early the run is stopped."""
+        if self.world is None:
+            self._prepare_directory()
+        else:  # the same run everywhere; process 0 writes
+            self.world.check_same(
+                "config or starting state", [self.config.to_dict(), state_digest(self.state)]
+            )
+            self.world.on_root(self._prepare_directory)
+        if not self.resumed:
+            self.save()  # step 0
+
+    def _prepare_directory(self) -> None:
+        """The output directory, without stale temporaries, with this run's config.toml."""
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -192,12 +236,12 @@ class Trainer:
         write_config(self.out, self.config)
         if self.resumed:
             truncate_metrics(self.out, self.state.step)
-        else:
-            self.save()  # step 0
 
     def evaluate(self, split: str = "valid") -> dict:
         """The task's metric and mean loss on ``split`` with the current parameters."""
-        return evaluate(self.model, self.state.params, self.task, self.config, split)
+        return evaluate(
+            self.model, self.state.params, self.task, self.config, split, shard=self.world
+        )
 
     def log_diagnosis(self, step: int, batch: Batch) -> None:
         """Log the main gradient-flow figures of every layer on ``batch`` (float64 copy)."""
@@ -231,10 +275,12 @@ class Trainer:
                 optimizer=self.optimizer,
                 loss=self.task.loss,
                 memory_policy=self.memory_policy,
+                reduce=self.world,
             )
             self.state = state._replace(cursor=(outer, inner + 1))
             every = cfg.diagnose_every
-            if every and metrics.updated and self.state.step % every == 0:
+            root = self.world is None or self.world.rank == 0  # process 0 diagnoses its columns
+            if every and metrics.updated and self.state.step % every == 0 and root:
                 self.log_diagnosis(self.state.step, batch.slice(w.start, w.stop))
             yield self.state.step, metrics
 
@@ -244,14 +290,24 @@ class Trainer:
         Raises:
             TrainingDivergedError: after ``max_nonfinite`` non-finite updates in a row.
             KeyboardInterrupt: on Ctrl-C or SIGTERM, after the current window and a checkpoint
-                (a second signal interrupts at once, still saving the last state).
+                (a second signal interrupts at once, still saving the last state). With
+                several processes, a signal to any one stops all after the same window and
+                one checkpoint; a second signal ends them at once (the last checkpoint stays),
+                and an error on one process ends them all (``World.guard``).
         """
+        if self.world is None:
+            return self._fit()
+        with self.world.guard((KeyboardInterrupt, TrainingDivergedError)):
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         cfg = self.config
         self._start()
         t0 = time.perf_counter()
         stopped_early = False
+        stopper = _stop_on_signals() if self.world is None else self.world.stop_on_signals()
         with (
-            _stop_on_signals() as stop,
+            stopper as stop,
             Progress(cfg.steps, self.state.step, self.stream, cfg.log_every) as progress,
         ):
             try:

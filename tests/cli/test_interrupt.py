@@ -13,7 +13,7 @@ from bptt.train.checkpoint import list_checkpoints, load_checkpoint
 ENTRY = "import sys; from bptt.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def _start(out, text_file):
+def _start(out, text_file, log_every=1000000):
     args = [
         "train",
         "--text",
@@ -35,7 +35,7 @@ def _start(out, text_file):
         "--eval-every",
         "1000000",
         "--log-every",
-        "1000000",
+        str(log_every),
     ]
     proc = subprocess.Popen(
         [sys.executable, "-c", ENTRY, *args],
@@ -118,3 +118,29 @@ def test_version_and_python_dash_m(capsys):
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("bptt ")
     done = subprocess.run([sys.executable, "-m", "bptt", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "train" in done.stdout
+
+
+def test_an_interrupted_run_resumed_logs_every_step_once(tmp_path, text_file):
+    """Ctrl-C after some updates, then --resume: every step's train record appears once."""
+    import json
+
+    out = tmp_path / "run"
+    proc = _start(out, text_file, log_every=1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    step = load_checkpoint(out).meta["step"]
+    assert main(["train", "--resume", str(out), "--steps", str(step + 3)]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if r["event"] == "train"]
+    assert steps == list(range(1, step + 4))
+
+
+def test_a_second_signal_interrupts_at_once():
+    from bptt.train.trainer import _StopRequest
+
+    stop = _StopRequest()
+    stop.handle(signal.SIGINT, None)
+    assert stop.requested
+    with pytest.raises(KeyboardInterrupt):
+        stop.handle(signal.SIGTERM, None)

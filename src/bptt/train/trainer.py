@@ -312,14 +312,14 @@ class Trainer:
         ):
             try:
                 for step, m in self.run_windows():
-                    if stop.requested:
-                        raise KeyboardInterrupt
                     if m.nonfinite:
                         self._skipped(step, m, progress)
                     elif m.updated:
                         stopped_early = self._after_update(step, m, progress, t0)
                         if stopped_early:
                             break
+                    if stop.requested:  # after the window's records: the resume repeats none
+                        raise KeyboardInterrupt
             except KeyboardInterrupt:
                 self.save()
                 raise

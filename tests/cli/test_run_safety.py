@@ -222,3 +222,21 @@ def test_a_text_without_newlines_trains_and_samples(tmp_path, fast, capsys):
     assert code == 0 and "sample:" in out
     assert main(["sample", str(run), "--length", "10"]) == 0
     assert len(capsys.readouterr().out.rstrip("\n")) >= 10
+
+
+def test_resuming_an_earlier_checkpoint_sets_the_later_ones_aside(
+    tmp_path, text_file, fast, capsys
+):
+    """Resume from ckpt-3 of a run that reached 6 with another learning rate: the run's
+    newest checkpoint is the new continuation's, the old ones are kept aside, not pruned."""
+    run = tmp_path / "run"
+    assert train(["--text", str(text_file), *fast, "--out", str(run)], capsys)[0] == 0
+    old6 = (run / "checkpoints" / "ckpt-00000006.npz").read_bytes()
+    early = run / "checkpoints" / "ckpt-00000003.npz"
+    args = ["--resume", str(early), "--steps", "5", "--lr", "1e-4", "--checkpoint-every", "1"]
+    assert train([*args, "--keep", "2"], capsys)[0] == 0
+    assert checkpoints(run) == ["ckpt-00000004.npz", "ckpt-00000005.npz"]
+    newest = load_checkpoint(run)
+    assert newest.meta["step"] == 5 and newest.meta["config"]["learning_rate"] == 1e-4
+    aside = run / "checkpoints" / "abandoned-00000003"
+    assert (aside / "ckpt-00000006.npz").read_bytes() == old6

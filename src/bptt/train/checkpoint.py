@@ -175,6 +175,45 @@ def run_of(path: Path) -> str | None:
     return meta.get("run_id") if isinstance(meta, dict) else None
 
 
+def set_aside_later(directory: Path, run_id: str, step: int) -> list[Path]:
+    """Move the run's checkpoints of steps after ``step`` (and a best.npz from after it) into
+    ``directory/abandoned-<step>/``: a run resumed from an earlier checkpoint goes another
+    way from there, and its newest checkpoint must be its own, while nothing is deleted.
+
+    Returns:
+        The new paths of the files moved.
+    """
+    directory = Path(directory)
+    later = [
+        p
+        for p in [*list_checkpoints(directory), directory / BEST]
+        if p.is_file() and run_of(p) == run_id and _step_of(p) > step
+    ]
+    if not later:
+        return []
+    folder = directory / f"abandoned-{step:08d}"
+    try:
+        folder.mkdir(exist_ok=True)
+        moved = [path.replace(folder / path.name) for path in later]
+    except OSError as error:
+        raise BpttStorageError(
+            f"Could not move the checkpoints after step {step} into {folder} "
+            f"({error.strerror or error})"
+        ) from None
+    return moved
+
+
+def _step_of(path: Path) -> int:
+    """The step in a checkpoint's header (-1 when it cannot be read)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError):
+        return -1
+    step = meta.get("step") if isinstance(meta, dict) else None
+    return step if isinstance(step, int) else -1
+
+
 def remove_temporaries(directory: Path) -> list[Path]:
     """Remove the ``.ckpt-*.tmp`` files a killed writer left in ``directory``; returns them.
 

@@ -38,6 +38,7 @@ from bptt.train.checkpoint import (
     list_checkpoints,
     remove_temporaries,
     save_checkpoint,
+    set_aside_later,
 )
 from bptt.train.config import TrainConfig
 from bptt.train.distributed import World, current_world, state_digest
@@ -236,6 +237,7 @@ class Trainer:
         write_config(self.out, self.config)
         if self.resumed:
             truncate_metrics(self.out, self.state.step)
+            set_aside_later(self.checkpoints, self.run_id, self.state.step)
 
     def evaluate(self, split: str = "valid") -> dict:
         """The task's metric and mean loss on ``split`` with the current parameters."""

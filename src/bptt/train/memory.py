@@ -16,11 +16,13 @@ OOM killer hours later. The estimates count the large arrays only and round up:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 from bptt.errors import BpttError
 from bptt.model import ModelConfig
+from bptt.train.config import parse_memory_budget
 
 FLOAT = 4  # float32, the training dtype
 EVAL_BATCH = 250  # sequences per evaluation batch of a synthetic task
@@ -71,10 +73,12 @@ def step_bytes(config: ModelConfig, num_gates: int, T: int, B: int, *, grads: bo
     return T * B * per_step * FLOAT
 
 
-def data_bytes(config: ModelConfig, T: int, B: int) -> int:
-    """A batch of T steps of B sequences: inputs and targets."""
+def data_bytes(config: ModelConfig, T: int, B: int, *, class_targets: bool) -> int:
+    """A batch of T steps of B sequences: inputs (ids or D floats) and targets (a class id,
+    or O floats), 8 bytes each."""
     width = 1 if config.vocab_size is not None else config.layer_input_size
-    return T * B * (width + (config.output_size or 1)) * 8
+    targets = 1 if class_targets else (config.output_size or 1)
+    return T * B * (width + targets) * 8
 
 
 def check_fits(needed: int, what: str, advice: str) -> None:
@@ -93,28 +97,58 @@ def check_fits(needed: int, what: str, advice: str) -> None:
         )
 
 
-def check_training_fits(config: Any, model_config: ModelConfig, task: Any, cell: Any) -> None:
-    """Refuse a training run (a TrainConfig) whose model, window, data or evaluation
-    cannot fit in memory, before any of it is allocated."""
+def training_bytes(config: Any, model_config: ModelConfig, task: Any, cell: Any) -> int:
+    """The estimate for a training run (a TrainConfig) on ``task``: parameters, and the
+    larger of one window's tape with the batch and an evaluation."""
     G = getattr(cell, "num_gates", 1)
     B = config.batch_size
     T = task.steps(B)
+    classes = task.loss == "xent"
     window = T if config.truncation is None else min(T, config.truncation.k2)
     params = 4 * parameter_count(model_config, G) * FLOAT
-    training = step_bytes(model_config, G, window, B, grads=True) + data_bytes(model_config, T, B)
+    tape = step_bytes(model_config, G, window, B, grads=True)
+    budget = parse_memory_budget(config.memory_budget)
+    if budget is not None:  # checkpointed: the stored states and the outputs, not every step
+        kind, amount = budget
+        stored = 2 * math.isqrt(window) + 2 if kind == "sqrt" else amount
+        # Kept whatever the plan: each layer's outputs (the next layer's inputs) and the
+        # readout's outputs with their gradients.
+        per_step = model_config.num_layers * model_config.directions * model_config.hidden_size
+        outputs = window * B * (per_step + 3 * (model_config.output_size or 0)) * FLOAT
+        tape = min(tape, amount if kind == "bytes" else tape * stored / window) + outputs
+    training = tape + data_bytes(model_config, T, B, class_targets=classes)
     if task.stateful:
         evaluation = step_bytes(model_config, G, config.eval_window, B, grads=False)
     else:
         batch = min(EVAL_BATCH, config.eval_sequences)
         evaluation = step_bytes(model_config, G, T, batch, grads=False)
-        evaluation = max(evaluation, data_bytes(model_config, T, config.eval_sequences))
-    needed = params + max(training, evaluation)
+        sequences = data_bytes(model_config, T, config.eval_sequences, class_targets=classes)
+        evaluation = max(evaluation, sequences)
+    if task.vocab is not None:  # the sample printed at the end: an id and a character each
+        evaluation = max(evaluation, 12 * config.sample_length)
+    return int(params + max(training, evaluation))
+
+
+def check_training_fits(config: Any, model_config: ModelConfig, task: Any, cell: Any) -> None:
+    """Refuse a training run (a TrainConfig) whose model, window, data, evaluation or sample
+    cannot fit in memory, before any of it is allocated."""
+    G = getattr(cell, "num_gates", 1)
+    B = config.batch_size
+    T = task.steps(B)
+    window = T if config.truncation is None else min(T, config.truncation.k2)
+    needed = training_bytes(config, model_config, task, cell)
     what = (
         f"Training a {model_config.num_layers}-layer {config.cell} of H={config.hidden_size} "
         f"({_millions(parameter_count(model_config, G))} parameters) on batches of {B} x "
         f"{T} steps (window {window})"
     )
-    check_fits(needed, what, "lower --hidden, --layers, --batch, --seq-len or --eval-sequences")
+    check_fits(
+        needed,
+        what,
+        "lower --hidden, --layers, --batch or the window (--bptt, or --memory-budget for "
+        "checkpointed BPTT); for a synthetic task also --seq-len and --eval-sequences; "
+        "--sample-length for the sample",
+    )
 
 
 def _millions(count: int) -> str:
@@ -125,4 +159,10 @@ def _millions(count: int) -> str:
     return f"{count / 10**exponent:.3g}e{exponent}"
 
 
-__all__ = ["available_bytes", "check_fits", "check_training_fits", "format_bytes"]
+__all__ = [
+    "available_bytes",
+    "check_fits",
+    "check_training_fits",
+    "format_bytes",
+    "training_bytes",
+]

@@ -234,3 +234,35 @@ def test_the_stream_is_quiet_on_other_processes(tmp_path, text_file):
     assert done.stderr.count("step 16: validation") == 1
     records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in records] == [8, 8, 16, 16]  # written once
+
+
+def test_sweep_spreads_runs_over_processes(tmp_path):
+    grid = tmp_path / "grid.toml"
+    runs = (tmp_path / "runs").as_posix()
+    grid.write_text(
+        f'[sweep]\nout = "{runs}"\n[base]\ntask = "adding"\nseq_len = 6\nhidden_size = 6\n'
+        "batch_size = 6\nsteps = 6\neval_every = 6\neval_sequences = 20\n"
+        '[grid]\ncell = ["rnn", "gru"]\nseed = [0, 1]\n'
+    )
+    done, _ = mpiexec(2, sys.executable, "-m", "bptt", "sweep", str(grid))
+    assert done.returncode == 0, done.stderr
+    spread = (tmp_path / "runs" / "summary.csv").read_text()
+    done, _ = mpiexec(
+        2, sys.executable, "-m", "bptt", "sweep", str(grid), "--procs-per-run", "2",
+        "--out", str(tmp_path / "parallel"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert main(["sweep", str(grid), "--out", str(tmp_path / "alone")]) == 0
+    alone = (tmp_path / "alone" / "summary.csv").read_text()
+    assert _figures(spread) == _figures(alone)  # one process per run: the same runs
+    parallel = _figures((tmp_path / "parallel" / "summary.csv").read_text())
+    for a, b in zip(parallel, _figures(alone), strict=True):
+        assert a[:3] == b[:3] and abs(a[3] - b[3]) <= 1e-5 * abs(b[3])
+
+
+def _figures(text):
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [(r["run"], r["status"], r["step"], float(r["valid_mse"])) for r in rows]

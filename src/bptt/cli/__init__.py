@@ -18,7 +18,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-COMMANDS = ("train", "sample", "eval", "diagnose", "estimators", "gradcheck", "bench", "export")
+COMMANDS = (
+    "train",
+    "sweep",
+    "sample",
+    "eval",
+    "diagnose",
+    "estimators",
+    "gradcheck",
+    "bench",
+    "export",
+)
 """The subcommands, each a module of this package with ``register(subparsers)``."""
 
 

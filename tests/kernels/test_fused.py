@@ -49,7 +49,8 @@ def test_fused_equals_per_step(name, dtype, flags, backend):
         *named("dcarry0", dcarry0, p_dcarry0),
         *named("grads", grads, p_grads),
     ]
-    # The caches are the ones step_forward returns, field by field, at every real step.
+    # The caches are the ones step_forward returns, field by field, at every real step (at a
+    # padded step the RNN's cache, which is its output, holds the carry put back there).
     real = np.ones((T, B), dtype=bool) if c[7] is None else c[7]
     for t, (got, want) in enumerate(zip(tape.caches, p_tape.caches, strict=True)):
         assert type(got) is type(want)
@@ -167,6 +168,24 @@ def test_without_input_grad_dxs_is_none_and_the_rest_unchanged(name):
     assert got[1] is None
     for a, b in zip([*got[0], *got[2]], [*want[0], *want[2]], strict=True):
         assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_long_padding_does_not_run_away():
+    """A ReLU RNN with W_h = 3 I and a sequence padded for 117 steps: each padded step starts
+    from the kept carry, so nothing overflows (np.seterr raises in these tests; computed
+    from its own outputs, the padded column would pass float32's range in about 80 steps)
+    and the padded sequence's final carry is its last real step's."""
+    cell = CELLS["relu"]
+    params = cell.init_params(np.random.default_rng(0), 2, 3, dtype=np.float32)
+    params = params._replace(W_h=3 * np.eye(3, dtype=np.float32), b=np.zeros(3, np.float32))
+    xs = np.zeros((120, 2, 2), np.float32)  # the first sequence stays at 0 all along
+    xs[:, 1] = np.abs(np.random.default_rng(1).standard_normal((120, 2)))
+    mask = np.ones((120, 2), dtype=bool)
+    mask[3:, 1] = False  # the second sequence is 3 steps long
+    _, carry, _ = forward(cell, params, xs, mask=mask)
+    short = forward(cell, params, xs[:3, 1:2])[1]
+    np.testing.assert_allclose(carry.h[1], short.h[0], rtol=1e-6)
+    assert (carry.h[0] == 0).all()
 
 
 def test_sizes_of_the_shared_case_all_differ():

@@ -2,18 +2,19 @@
 
 The engine hands every sequence to ``forward`` and ``backward`` here, with a kernel: a cell's
 fused loops, or the per-step loop over its step functions (``kernels.steps``). The driver
-cuts steps 0..T-1 into *runs* (``find_runs``) at every step where some sequence restarts, where
-the set of padded sequences changes, and, in a backward pass with an observer, at every step;
-the kernel runs each run as plain steps, and the driver applies the events between runs:
+cuts steps 0..T-1 into *runs* (``find_runs``) before every step where some sequence restarts,
+around every step where some sequence is padded, and, in a backward pass with an observer,
+between all steps; the kernel runs each run as plain steps, and the driver applies the events
+between runs:
 
 - reset at step t (``resets[t, b]``): before step t, sequence b's carry is zeroed (its output
   of step t - 1 is kept as it was); in the backward pass no gradient crosses it.
 - padded step (``mask[t, b]`` False): the step leaves sequence b's carry unchanged, outputs
-  zeros and receives no gradient. Within a run the padded set is constant, so the kernel
-  computes those columns like any other and the driver puts their carry back after the run;
-  backward, their dL/dcarry is set aside before the run (so the kernel sees zero there and
-  gives them no gradient) and put back after it. What a padded column's caches hold is
-  therefore unspecified; everything that reads them (outputs, carries, gradients) is exact.
+  zeros and receives no gradient. Every step with a padded sequence is a run of its own:
+  the kernel computes it from the kept carry, like any step, and the driver puts the carry
+  back afterwards, so a padded column never runs away over many steps (a ReLU cell would
+  overflow); backward, its dL/dcarry is set aside before the step (so the kernel sees zero
+  there and gives it no gradient) and put back after it.
 - observed step: ``observer(t, dcarry_t)`` gets dL/dcarry_t, the total gradient reaching the
   carry after step t (from step t's own output and every later step), with dL/dh_t first.
 """
@@ -37,7 +38,7 @@ class Runs(NamedTuple):
     Attributes:
         bounds: [start, stop) of each run, in order, covering 0..T-1.
         restarts: {t: (B,) bool} the sequences whose carry is zeroed before step t.
-        padded: {start: (B,) bool} the sequences padded throughout the run that starts there.
+        padded: {t: (B,) bool} the sequences padded at step t, a run of one step.
     """
 
     bounds: list[tuple[int, int]]
@@ -48,8 +49,9 @@ class Runs(NamedTuple):
 def find_runs(
     T: int, mask: np.ndarray | None, resets: np.ndarray | None, *, every_step: bool = False
 ) -> Runs:
-    """Cut steps 0..T-1 before every restart and every change of the padded set (and before
-    every step with ``every_step``). ``mask`` and ``resets`` are (T, B) bool or None."""
+    """Cut steps 0..T-1 before every restart and around every step with a padded sequence
+    (and between all steps with ``every_step``). ``mask`` and ``resets`` are (T, B) bool or
+    None."""
     restarts = {}
     if resets is not None:
         restarts = {int(t): resets[t] for t in np.flatnonzero(resets.any(axis=1))}
@@ -57,7 +59,9 @@ def find_runs(
     if every_step:
         cuts.update(range(T))
     elif mask is not None:
-        cuts.update(int(t) + 1 for t in np.flatnonzero((mask[1:] != mask[:-1]).any(axis=1)))
+        padded = np.flatnonzero(~mask.all(axis=1))
+        cuts.update(int(t) for t in padded)
+        cuts.update(int(t) + 1 for t in padded)
     bounds = list(pairwise(sorted(cuts)))
     padded = {}
     if mask is not None:
@@ -108,9 +112,6 @@ def forward(
                 a[padded] = values
     carry_T = type(carry0)(*(np.array(a, order="C") for a in loop.carry(T)))
     hs_ext = loop.hidden_states()
-    for start, padded in runs.padded.items():  # inside a run, padded sequences' h stays put
-        stop = next(b for a, b in runs.bounds if a == start)
-        hs_ext[start + 1 : stop, padded] = hs_ext[start, padded]
     outputs = hs_ext[1:]
     if kept:
         outputs = outputs.copy()

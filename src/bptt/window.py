@@ -79,6 +79,13 @@ def loss_positions(batch: Batch, new_from: int = 0) -> np.ndarray:
     return positions
 
 
+def per_step(outputs: Array, T: int) -> Array:
+    """A prediction per sequence (B, O) as the same prediction at each of T steps (T, B, O),
+    a read-only view: the losses table then scores it at each sequence's loss positions, and
+    its gradient is the sum over steps of the per-step gradients."""
+    return np.broadcast_to(outputs, (T, *outputs.shape))
+
+
 def window_gradients(
     model: Model,
     params: Params,
@@ -144,17 +151,28 @@ def window_gradients(
     if split >= stop - start:
         carries_next = carries
     full = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+    per_sequence = full.ndim == 2  # a readout of whole sequences: (B, O)
+    if per_sequence:
+        if len(outputs) != 1:
+            raise BpttError(
+                f"readout {model.config.readout!r} reads whole sequences; train it with full "
+                "BPTT (one window per sequence)."
+            )
+        full = per_step(full, stop - start)
     if count == 0:
         return WindowResult(float("nan"), 0, None, carries_next, full)
     value, dfull = LOSSES[loss](full, part.targets, positions)
     if not (np.isfinite(value) and np.isfinite(dfull).all()):
         return WindowResult(value, count, None, carries_next, full)
+    if per_sequence:
+        dfull = dfull.sum(axis=0)  # (B, O): the one output read at every step
     grads: Params | None = None
     dcarries = None
     for (a, b), cache in zip(reversed(bounds), reversed(caches), strict=True):
         # The later segment's gradient on its initial carry enters the earlier one's end.
+        dout = dfull if per_sequence else dfull[a:b]
         g, _, dcarries = model.backward(
-            params, cache, dfull[a:b], dcarries, input_grad=False, release=True
+            params, cache, dout, dcarries, input_grad=False, release=True
         )
         grads = g if grads is None else {k: grads[k] + g[k] for k in grads}
     return WindowResult(value, count, grads, carries_next, full)

@@ -13,9 +13,11 @@ import numpy as np
 from bptt.cells import CELL_NAMES
 from bptt.errors import BpttError
 from bptt.generate import generate
+from bptt.model import READOUTS
 from bptt.optim import OPTIMIZERS
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import (
+    LR_SCHEDULES,
     TASKS,
     Layer,
     TrainConfig,
@@ -37,6 +39,7 @@ EXAMPLES = """examples:
   bptt train --config run.toml --lr 1e-3       a TOML file of settings, overridden on the line
   bptt train --resume runs/latest --steps 3000 continue a run bit for bit
   bptt train --cell mycells:PeepholeLSTM       a cell class of your own (module on the path)
+  bptt train --task audio:clips/               a folder of WAV/FLAC clips, one subfolder a class
 
 truncation: --bptt K is BPTT(K, K), --full is full BPTT; --k1 sets k1 and keeps k2, --k2 sets
 k2 and keeps k1, from the layers below (defaults 50 and 50, the task's defaults, the config
@@ -78,6 +81,13 @@ OPTIONS = {
     "stop_at": "stop_at",
     "sample_length": "sample_length",
     "temperature": "temperature",
+    "readout": "readout",
+    "bidirectional": "bidirectional",
+    "readout_dropout": "readout_dropout",
+    "max_steps": "max_steps",
+    "jitter": "jitter",
+    "crop": "crop",
+    "lr_schedule": "lr_schedule",
 }
 
 
@@ -102,6 +112,7 @@ def register(subparsers: Any) -> None:
     _add_model_options(p.add_argument_group("data and model"))
     _add_truncation_options(p.add_argument_group("truncated or full BPTT"))
     _add_run_options(p.add_argument_group("optimisation, evaluation and output"))
+    _add_recipe_options(p.add_argument_group("sequence classification (ucr:, digits, audio:)"))
     p.set_defaults(func=run, command="train")
 
 
@@ -112,7 +123,8 @@ def _add_model_options(group: argparse._ArgumentGroup) -> None:
         choices=TASKS,
         metavar="TASK",
         help="shakespeare (default), text, adding, copy, temporal; real data with their own "
-        "defaults: " + ", ".join(REAL_TASKS),
+        "defaults: " + ", ".join(REAL_TASKS) + "; audio:DIR (a folder of WAV/FLAC files, one "
+        "subfolder per class)",
     )
     add("--text", metavar="PATH", help="train on this UTF-8 text file (task 'text')")
     add(
@@ -181,6 +193,22 @@ def _add_run_options(group: argparse._ArgumentGroup) -> None:
     add("--diagnose-every", type=int, help="log memory horizon and verdicts every N updates")
     add("--sample-length", type=int, help="characters sampled at the end (300)")
     add("--temperature", type=float, help="sampling temperature (0.8)")
+
+
+def _add_recipe_options(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
+    add("--readout", choices=READOUTS, help="last step (all), final states (last), or pooled")
+    add(
+        "--bidirectional",
+        action="store_true",
+        default=None,
+        help="a reverse-time direction in every layer (full BPTT)",
+    )
+    add("--readout-dropout", type=float, help="dropout on what the readout reads (0)")
+    add("--max-steps", type=int, help="patch longer sequences down to this many steps (0: off)")
+    add("--jitter", type=float, help="std of noise added to training inputs (0)")
+    add("--crop", type=float, help="train on random windows of this share of a sequence (1)")
+    add("--lr-schedule", choices=LR_SCHEDULES, help="constant (default) or cosine to 0")
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -268,7 +268,11 @@ class Model:
         reads = cfg.output_size is not None and cfg.readout != "none"
         keep = None
         if train and reads and cfg.readout_dropout > 0.0:
-            keep = (rng.random(top.shape) >= cfg.readout_dropout) / (1.0 - cfg.readout_dropout)
+            # Drawn time-major, (1, B, F) for a vector per sequence, as every mask is: a
+            # data-parallel generator (train.shard.ColumnDraws) keeps columns of axis 1.
+            shape = (1, *top.shape) if top.ndim == 2 else top.shape
+            draw = rng.random(shape).reshape(top.shape)
+            keep = (draw >= cfg.readout_dropout) / (1.0 - cfg.readout_dropout)
             keep = keep.astype(top.dtype)
             top = top * keep
         outputs = top

@@ -14,8 +14,14 @@ the last valid step. Padded steps are masked (``mask``).
   epoch ``index // n``, whose order is ``np.random.default_rng([seed, epoch]).permutation(N)``;
   each batch is cut to its longest sequence.
 - Inputs: the UCR sets are z-normalised per series by the archive and used as they are; the
-  UEA sets (BasicMotions, JapaneseVowels) are standardised per channel with statistics of the
-  official train split; digits are pixel/16.
+  UEA sets (BasicMotions, JapaneseVowels) and audio features are standardised per channel with
+  statistics of the official train split; digits are pixel/16.
+- The recipe's settings (``TrainConfig.max_steps``, ``jitter``, ``crop``; off by default):
+  sequences longer than ``max_steps`` are cut into patches of k = ceil(T / max_steps)
+  consecutive steps (:func:`bptt.data.preprocess.patch`), and each training batch is cropped
+  and jittered (:func:`bptt.data.preprocess.crop`, ``jitter``) with the generator
+  ``np.random.default_rng([seed, index, AUGMENT_STREAM])``, so a batch is still a pure
+  function of (seed, index) and a resumed run sees the same batches.
 - Metric: accuracy. Baseline: 1 - the published 1-NN Euclidean test error (Dau et al. 2018)
   where :data:`bptt.data.ucr.PUBLISHED_1NN_ERROR` has it, else the majority-class rate: the
   share of the most frequent class in the test split, the best any constant prediction can
@@ -25,12 +31,15 @@ the last valid step. Padded steps are masked (``mask``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from bptt.data.padding import pad_sequences
+from bptt.data.preprocess import crop, jitter, mask_of, patch, patch_size
 from bptt.data.ucr import PUBLISHED_1NN_ERROR, SequenceClassification, SequenceSplit
 from bptt.errors import BpttError
 from bptt.train.tasks import Metric
@@ -38,6 +47,7 @@ from bptt.window import Batch
 
 SPLIT_SEED = 0  # the valid hold-out and the digits test split, the same for every run
 VALID_FRACTION = 0.2
+AUGMENT_STREAM = 3  # the third seed word of an augmentation generator
 DAU_2018 = "1-NN Euclidean test accuracy, Dau et al. 2018 (arXiv:1810.07758)"
 MAJORITY = "majority class: share of the most frequent test class"
 
@@ -76,6 +86,23 @@ def stratified_holdout(
     return keep, out
 
 
+def _patched(split: SequenceSplit, k: int) -> SequenceSplit:
+    """k consecutive steps as one step of k * D features (k = 1: unchanged)."""
+    if k == 1:
+        return split
+    xs, lengths = patch(split.xs, split.lengths, k)
+    return SequenceSplit(xs, mask_of(lengths, xs.shape[0]), split.labels, lengths)
+
+
+def _augmented(
+    split: SequenceSplit, rng: np.random.Generator, ratio: float, sigma: float
+) -> SequenceSplit:
+    """A random window of ``ratio`` of each sequence, plus N(0, sigma^2) noise."""
+    xs, lengths = crop(rng, split.xs, split.lengths, ratio)
+    xs = jitter(rng, xs, lengths, sigma)
+    return SequenceSplit(xs, mask_of(lengths, xs.shape[0]), split.labels, lengths)
+
+
 def _classification_batch(split: SequenceSplit) -> Batch:
     """Readout at every step; the loss only at each sequence's last valid step."""
     T, B = split.mask.shape
@@ -99,6 +126,8 @@ class ClassificationTask:
             "test" (the official test split).
         class_names: C class names.
         metric: accuracy and its baseline.
+        patch: k, consecutive steps read as one (1: off).
+        jitter, crop: the augmentation of training batches (0 and 1: off).
     """
 
     name: str
@@ -108,6 +137,9 @@ class ClassificationTask:
     loss: str = "xent"
     vocab: None = None
     stateful: bool = field(default=False, init=False)
+    patch: int = 1
+    jitter: float = 0.0
+    crop: float = 1.0
 
     @property
     def num_classes(self) -> int:
@@ -115,12 +147,12 @@ class ClassificationTask:
 
     def model_io(self) -> dict[str, Any]:
         return {
-            "input_size": int(self.splits["train"].xs.shape[2]),
+            "input_size": int(self.splits["train"].xs.shape[2]) * self.patch,
             "output_size": len(self.class_names),
         }
 
     def steps(self, batch_size: int) -> int:
-        return int(self.splits["train"].xs.shape[0])
+        return -(-int(self.splits["train"].xs.shape[0]) // self.patch)
 
     def span(self) -> int | None:
         return self.steps(1)  # the class is read at the end of the whole sequence
@@ -134,7 +166,11 @@ class ClassificationTask:
         n = self.batches_per_epoch(batch_size)
         epoch, j = divmod(index, n)
         order = np.random.default_rng([seed, epoch]).permutation(train.labels.size)
-        return _classification_batch(_subset(train, order[j * batch_size : (j + 1) * batch_size]))
+        batch = _subset(train, order[j * batch_size : (j + 1) * batch_size])
+        if self.crop < 1.0 or self.jitter > 0.0:
+            rng = np.random.default_rng([seed, index, AUGMENT_STREAM])
+            batch = _augmented(batch, rng, self.crop, self.jitter)
+        return _classification_batch(_patched(batch, self.patch))
 
     def eval_batches(
         self, split: str, *, seed: int, batch_size: int, num_sequences: int
@@ -148,26 +184,52 @@ class ClassificationTask:
         data = self.splits[split]
         for start in range(0, data.labels.size, batch_size):
             index = np.arange(start, min(start + batch_size, data.labels.size))
-            yield _classification_batch(_subset(data, index))
+            yield _classification_batch(_patched(_subset(data, index), self.patch))
 
     def score(self, loss_sum: float, count: int, correct: int) -> float:
         return correct / count
 
 
-def classification_task(name: str, data: SequenceClassification) -> ClassificationTask:
-    """The task ``name`` over ``data``: its splits (the valid hold-out) and baseline."""
-    keep, held = stratified_holdout(data.train.labels, VALID_FRACTION, SPLIT_SEED)
-    splits = {
-        "train": _subset(data.train, keep),
-        "valid": _subset(data.train, held),
-        "test": data.test,
-    }
+def classification_task(
+    name: str, data: SequenceClassification, *, valid: SequenceSplit | None = None
+) -> ClassificationTask:
+    """The task ``name`` over ``data``: its splits (the valid hold-out, or ``valid`` when the
+    data come with their own validation split) and baseline."""
+    if valid is None:
+        keep, held = stratified_holdout(data.train.labels, VALID_FRACTION, SPLIT_SEED)
+        splits = {
+            "train": _subset(data.train, keep),
+            "valid": _subset(data.train, held),
+            "test": data.test,
+        }
+    else:
+        splits = {"train": data.train, "valid": valid, "test": data.test}
     if data.name in PUBLISHED_1NN_ERROR:
         metric = Metric("accuracy", 1.0 - PUBLISHED_1NN_ERROR[data.name], DAU_2018, False)
     else:
         rate = float(np.bincount(data.test.labels).max() / data.test.labels.size)
         metric = Metric("accuracy", rate, MAJORITY, False)
     return ClassificationTask(name, splits, data.class_names, metric)
+
+
+def with_recipe(task: ClassificationTask, config: Any) -> ClassificationTask:
+    """``task`` with the patch length, jitter and crop of ``config`` (the module docstring);
+    a config without them (an older one, or a plain namespace) leaves them off."""
+    max_steps = int(getattr(config, "max_steps", 0) or 0)
+    longest = int(task.splits["train"].lengths.max())
+    return dataclasses.replace(
+        task,
+        patch=patch_size(longest, max_steps) if max_steps else 1,
+        jitter=float(getattr(config, "jitter", 0.0)),
+        crop=float(getattr(config, "crop", 1.0)),
+    )
+
+
+def sequence_split(sequences: list[np.ndarray], labels: np.ndarray) -> SequenceSplit:
+    """N (L_n, D) sequences and their class ids as one right-padded SequenceSplit."""
+    xs, mask = pad_sequences(sequences, 0.0, dtype=np.float64)  # (T, N, D), (T, N)
+    lengths = np.array([s.shape[0] for s in sequences], dtype=np.int64)
+    return SequenceSplit(xs, mask, np.asarray(labels, dtype=np.int64), lengths)
 
 
 def majority_rate(task: ClassificationTask, split: str = "test") -> float:

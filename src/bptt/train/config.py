@@ -24,13 +24,15 @@ from typing import Any, NamedTuple
 from bptt.cells import make_cell
 from bptt.engine.truncated import Truncation, truncation
 from bptt.errors import BpttError, BpttFileNotFoundError
+from bptt.model import READOUTS
 from bptt.optim import OPTIMIZERS
-from bptt.train.real_tasks import CLASSIFICATION_TASKS, DEFAULTS, REAL_TASKS
+from bptt.train.real_tasks import CLASSIFICATION_TASKS, REAL_TASKS, TaskNames, task_defaults
 from bptt.train.tasks import SEQUENCE_DEFAULTS, SEQUENCE_TASKS, TEXT_TASKS
 from bptt.train.tasks import TASKS as BUILTIN_TASKS
 
-TASKS = BUILTIN_TASKS + REAL_TASKS  # every name --task accepts
-FULL_BPTT_TASKS = SEQUENCE_TASKS + CLASSIFICATION_TASKS  # tasks of independent sequences
+TASKS = TaskNames(BUILTIN_TASKS + REAL_TASKS)  # every name --task accepts (and audio:DIR)
+FULL_BPTT_TASKS = TaskNames(SEQUENCE_TASKS + CLASSIFICATION_TASKS)  # independent sequences
+LR_SCHEDULES = ("constant", "cosine")
 
 DEFAULT_TRUNCATION = Truncation(50, 50)
 
@@ -49,6 +51,13 @@ ARCHITECTURE_FIELDS = (
     "truncation",
     "seed",
     "optimizer",
+    "readout",
+    "bidirectional",
+    "readout_dropout",
+    "max_steps",
+    "jitter",
+    "crop",
+    "lr_schedule",
 )
 
 
@@ -94,6 +103,18 @@ class TrainConfig:
         diagnose_every: every N updates, log the memory horizon, verdict and gradient norm of
             each layer on the current window into metrics.jsonl (0: never).
         out: output directory (checkpoints, metrics.jsonl).
+        readout: how a classification task reads its sequences: "all" (the output at each
+            sequence's last valid step), "last" (the final states, both directions), or a
+            pooling of every valid step: "mean", "max", "meanmax", "attention"
+            (``bptt.model.pooling``). Other tasks read every step ("all").
+        bidirectional: a reverse-time direction in every layer (full BPTT only).
+        readout_dropout: dropout on what the readout reads, in training.
+        max_steps: classification: sequences longer than this are cut into patches of
+            k = ceil(T / max_steps) consecutive steps (0: off).
+        jitter, crop: classification: Gaussian noise of this standard deviation on training
+            inputs, and a random window of this share of each training sequence (0 and 1: off).
+        lr_schedule: "constant", or "cosine": the learning rate decays to 0 over ``steps``
+            (a run resumed with more ``steps`` continues along the longer cosine).
     """
 
     task: str = "shakespeare"
@@ -127,6 +148,13 @@ class TrainConfig:
     memory_budget: str = ""
     diagnose_every: int = 0
     out: str = "runs/latest"
+    readout: str = "all"
+    bidirectional: bool = False
+    readout_dropout: float = 0.0
+    max_steps: int = 0
+    jitter: float = 0.0
+    crop: float = 1.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.truncation is not None:
@@ -210,6 +238,7 @@ def check_config(c: TrainConfig) -> None:
     if c.seed < 0:
         raise BpttError(f"`seed` must be an integer >= 0, got {c.seed!r}.")
     check_applicable(c)
+    check_recipe(c)
     parse_memory_budget(c.memory_budget)
     if c.patience < 0 or c.sample_length < 0 or c.diagnose_every < 0:
         raise BpttError("`patience`, `sample_length` and `diagnose_every` must be >= 0.")
@@ -233,6 +262,37 @@ def check_applicable(c: TrainConfig) -> None:
             f"--no-carry / `carry = false` has no effect with full BPTT (task {c.task!r}): "
             "each sequence is one window that starts from a zero state. Drop it, or truncate "
             "with --bptt K."
+        )
+
+
+def check_recipe(c: TrainConfig) -> None:
+    """The readout, bidirectional layers, patches, augmentation and schedule."""
+    if c.readout not in READOUTS:
+        raise BpttError(f"`readout` must be one of {READOUTS}, got {c.readout!r}.")
+    if c.lr_schedule not in LR_SCHEDULES:
+        raise BpttError(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {c.lr_schedule!r}.")
+    if not 0 <= c.readout_dropout < 1:
+        raise BpttError(f"`readout_dropout` must be in [0, 1), got {c.readout_dropout!r}.")
+    if c.max_steps < 0 or not (math.isfinite(c.jitter) and c.jitter >= 0) or not 0 < c.crop <= 1:
+        raise BpttError(
+            f"`max_steps` must be >= 0 (0: off), `jitter` >= 0 and `crop` in (0, 1]; got "
+            f"{c.max_steps!r}, {c.jitter!r} and {c.crop!r}."
+        )
+    classify = c.task in CLASSIFICATION_TASKS
+    if not classify and (c.readout != "all" or c.max_steps or c.jitter or c.crop < 1):
+        raise BpttError(
+            f"readout {c.readout!r}, max_steps, jitter and crop apply to classification tasks "
+            f"(ucr:<Name>, digits, audio:DIR), not {c.task!r}: it reads every step."
+        )
+    if c.bidirectional and c.truncation is not None:
+        raise BpttError(
+            "A bidirectional model reads each sequence whole: use full BPTT (--full), not "
+            f"truncated BPTT({c.truncation.k1}, {c.truncation.k2})."
+        )
+    if c.readout != "all" and c.diagnose_every:
+        raise BpttError(
+            f"--diagnose-every measures a model that predicts at every step; readout "
+            f"{c.readout!r} predicts once per sequence. Drop --diagnose-every."
         )
 
 
@@ -329,8 +389,8 @@ def resolve_config(
     task = TrainConfig.task
     for layer in below + given:
         task = layer.values.get("task") or task
-    task_defaults = DEFAULTS.get(task) or SEQUENCE_DEFAULTS.get(task, {})
-    stack = [*below, Layer(f"defaults of task {task!r}", task_defaults), *given]
+    defaults_of_task = task_defaults(task) or SEQUENCE_DEFAULTS.get(task, {})
+    stack = [*below, Layer(f"defaults of task {task!r}", defaults_of_task), *given]
     merged: dict[str, Any] = {}
     cut = TrainConfig.truncation
     for layer in stack:
@@ -438,6 +498,8 @@ def ignored_settings(config: TrainConfig) -> set[str]:
         ignored.add("forget_bias")
     if config.num_layers == 1:
         ignored.add("dropout")
+    if task not in CLASSIFICATION_TASKS:
+        ignored |= {"readout", "readout_dropout", "max_steps", "jitter", "crop"}
     return ignored
 
 

@@ -17,7 +17,7 @@ from bptt.model import Model
 from bptt.train.config import TrainConfig
 from bptt.train.tasks import Task
 from bptt.types import Params
-from bptt.window import Batch, loss_positions
+from bptt.window import Batch, loss_positions, per_step
 
 EVAL_BATCH_SIZE = 250
 """Sequences per evaluation batch of a task that is not stateful (a text keeps its B streams)."""
@@ -94,6 +94,8 @@ def _outputs(
     """(part, outputs) for each window of a stateful task's batch, or the whole batch."""
     if not task.stateful:
         out, _, _ = model.forward(params, batch.inputs, mask=batch.mask, resets=batch.resets)
+        if out.ndim == 2:  # one prediction per sequence, read at its loss position
+            out = per_step(out, batch.inputs.shape[0])
         yield batch, out
         return
     carry = config.carry or config.truncation is None

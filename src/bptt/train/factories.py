@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from bptt.engine.plan import slots_for_bytes
 from bptt.model import Model, ModelConfig
-from bptt.optim import GradientTransformation, make_optimizer, with_clipping
+from bptt.optim import (
+    GradientTransformation,
+    cosine_decay_schedule,
+    make_optimizer,
+    with_clipping,
+)
 from bptt.train.config import TrainConfig, parse_memory_budget
 from bptt.train.real_tasks import REAL_TASKS, real_task
 from bptt.train.tasks import Task, sequence_task, shakespeare_task, text_file_task
@@ -40,14 +45,20 @@ def model_config_for(config: TrainConfig, task: Task) -> ModelConfig:
         num_layers=config.num_layers,
         dropout=config.dropout,
         forget_bias=config.forget_bias,
-        readout="all",
+        readout=config.readout,
+        bidirectional=config.bidirectional,
+        readout_dropout=config.readout_dropout,
         **task.model_io(),
     )
 
 
 def make_training_optimizer(config: TrainConfig) -> GradientTransformation:
-    """``config.optimizer`` at ``config.learning_rate``, after global-norm clipping if any."""
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    """``config.optimizer`` at ``config.learning_rate`` (decayed along a cosine to 0 over
+    ``steps`` with ``lr_schedule="cosine"``), after global-norm clipping if any."""
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = cosine_decay_schedule(config.learning_rate, config.steps)
+    optimizer = make_optimizer(config.optimizer, rate)
     return with_clipping(optimizer, config.clip) if config.clip > 0 else optimizer
 
 

@@ -1,5 +1,8 @@
 """Tasks on real measured data by name: sequence classification and next-value forecasting.
 
+Audio clips are classified too: ``audio:<folder>`` reads a folder of WAV/FLAC files with one
+subfolder per class (:mod:`bptt.data.audio`) as log-mel sequences.
+
 Both kinds follow the task protocol (``bptt.train.tasks.Task``), so truncated or full BPTT,
 checkpoints and exact resume work as for the synthetic tasks. The classification tasks
 (``ucr:<Name>``, ``digits``) live in :mod:`bptt.train.classification`, the forecasting tasks
@@ -17,16 +20,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bptt.data.digits import load_digits_sequences
 from bptt.data.timeseries import SERIES
-from bptt.data.ucr import DATASETS, load_ucr
+from bptt.data.ucr import (
+    DATASETS,
+    SequenceClassification,
+    channel_statistics,
+    load_ucr,
+)
 from bptt.errors import BpttError
 from bptt.train.classification import (
     SPLIT_SEED,
+    VALID_FRACTION,
     ClassificationTask,
     classification_task,
     majority_rate,
+    sequence_split,
     stratified_holdout,
+    with_recipe,
 )
 from bptt.train.forecasting import (
     TRANSFORMS,
@@ -37,6 +50,8 @@ from bptt.train.forecasting import (
 )
 
 __all__ = [  # with the tasks' names, what callers have imported from here
+    "AUDIO_DEFAULTS",
+    "AUDIO_PREFIX",
     "CLASSIFICATION_TASKS",
     "DEFAULTS",
     "FORECAST_TASKS",
@@ -44,16 +59,34 @@ __all__ = [  # with the tasks' names, what callers have imported from here
     "ClassificationTask",
     "ForecastReport",
     "ForecastTask",
+    "audio_task",
     "forecast_report",
+    "is_audio_task",
     "majority_rate",
     "real_task",
     "stratified_holdout",
+    "task_defaults",
 ]
 
 UCR_PREFIX = "ucr:"
-CLASSIFICATION_TASKS = (*(UCR_PREFIX + d for d in DATASETS), "digits")
+AUDIO_PREFIX = "audio:"
+
+
+class TaskNames(tuple):
+    """Task names: ``name in names`` also holds for "audio:<folder>", any folder."""
+
+    def __contains__(self, name: object) -> bool:
+        return tuple.__contains__(self, name) or is_audio_task(name)
+
+
+def is_audio_task(name: object) -> bool:
+    """Whether ``name`` is "audio:<folder>"."""
+    return isinstance(name, str) and name.startswith(AUDIO_PREFIX) and len(name) > 6
+
+
+CLASSIFICATION_TASKS = TaskNames((*(UCR_PREFIX + d for d in DATASETS), "digits"))
 FORECAST_TASKS = SERIES
-REAL_TASKS = CLASSIFICATION_TASKS + FORECAST_TASKS
+REAL_TASKS = TaskNames(CLASSIFICATION_TASKS + FORECAST_TASKS)
 STANDARDISED = ("BasicMotions", "JapaneseVowels")  # raw UEA channels; UCR sets are z-normalised
 
 _COMMON = {"optimizer": "adam", "learning_rate": 3e-3, "clip": 1.0, "log_every": 10}
@@ -126,11 +159,57 @@ and k were chosen on the validation split (ItalyPowerDemand, GunPoint, JapaneseV
 co2, sunspots, macrodata); ArrowHead, OSULeaf and BasicMotions reuse the univariate UCR
 settings untuned. See docs/results.md."""
 
+AUDIO_DEFAULTS: dict[str, Any] = {
+    **_FULL,
+    "cell": "gru",
+    "hidden_size": 64,
+    "bidirectional": True,
+    "readout": "meanmax",
+    "max_steps": 64,
+    "batch_size": 16,
+    "steps": 1500,
+    "lr_schedule": "cosine",
+    "eval_every": 100,
+}
+"""The settings of every ``audio:<folder>`` task (the recipe of docs/results.md)."""
+
+
+def task_defaults(name: str) -> dict[str, Any]:
+    """The :data:`DEFAULTS` of task ``name`` (:data:`AUDIO_DEFAULTS` for "audio:<folder>");
+    {} for a task without them."""
+    return AUDIO_DEFAULTS if is_audio_task(name) else DEFAULTS.get(name, {})
+
+
+def audio_task(name: str) -> ClassificationTask:
+    """The clips of "audio:<folder>" as log-mel sequences (:mod:`bptt.data.audio`), each
+    channel standardised with the training split's statistics. The folder's valid/ split is
+    the validation split when it has one, else a stratified 20% of train is held out."""
+    from bptt.data.audio import load_audio_folder
+
+    dataset = load_audio_folder(name[len(AUDIO_PREFIX) :])
+    parts = {k: sequence_split(v.sequences, v.labels) for k, v in dataset.splits.items()}
+    if "valid" not in parts:
+        keep, held = stratified_holdout(parts["train"].labels, VALID_FRACTION, SPLIT_SEED)
+        train = parts["train"]
+        parts["train"] = sequence_split(
+            [train.xs[: train.lengths[i], i] for i in keep], train.labels[keep]
+        )
+        parts["valid"] = sequence_split(
+            [train.xs[: train.lengths[i], i] for i in held], train.labels[held]
+        )
+    mean, std = channel_statistics(parts["train"])
+    for key, split in parts.items():
+        parts[key] = split._replace(
+            xs=np.where(split.mask[..., None], (split.xs - mean) / std, 0.0)
+        )
+    data = SequenceClassification(name, parts["train"], parts["test"], dataset.class_names)
+    return classification_task(name, data, valid=parts["valid"])
+
 
 def _unknown(name: Any) -> BpttError:
     return BpttError(
         f"Unknown real-data task {name!r}; expected one of {', '.join(REAL_TASKS)} "
-        "(UCR/UEA sets are written 'ucr:<Name>', e.g. 'ucr:GunPoint')."
+        "(UCR/UEA sets are written 'ucr:<Name>', e.g. 'ucr:GunPoint'), or audio:<folder>."
     )
 
 
@@ -151,16 +230,19 @@ def real_task(
     """
     if not isinstance(name, str):
         raise _unknown(name)
+    if is_audio_task(name):
+        return with_recipe(audio_task(name), config)
     if name.lower().startswith(UCR_PREFIX):
         wanted = name[len(UCR_PREFIX) :].lower()
         matches = [d for d in DATASETS if d.lower() == wanted]
         if not matches:
             raise _unknown(name)
         data = load_ucr(matches[0], standardise=matches[0] in STANDARDISED)
-        return classification_task(UCR_PREFIX + matches[0], data)
+        return with_recipe(classification_task(UCR_PREFIX + matches[0], data), config)
     key = name.lower()
     if key == "digits":
-        return classification_task("digits", load_digits_sequences(seed=SPLIT_SEED))
+        task = classification_task("digits", load_digits_sequences(seed=SPLIT_SEED))
+        return with_recipe(task, config)
     if key in FORECAST_TASKS:
         return forecast_task(key, transform or TRANSFORMS[key], int(config.batch_size))
     raise _unknown(name)

@@ -30,6 +30,9 @@ SIZES = {  # what cannot fit in memory is refused with the estimate, before any 
         "memory",
     ),
     "sample length 1e12": (["sample", "{run}", "--length", "1000000000000"], "memory"),
+    "diagnose hidden 300000": (["diagnose", "--hidden", "300000", "--out", "{out}"], "memory"),
+    "gradcheck hidden 300000": (["gradcheck", "--cell", "lstm", "--hidden", "300000"], "memory"),
+    "train sample length 1e11": ([*TRAIN, "--sample-length", "100000000000"], "memory"),
     "diagnose window 1e7": (
         ["diagnose", "--text", "{text}", "--window", "10000000", "--out", "{out}"],
         "longer than the validation text",

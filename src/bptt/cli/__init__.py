@@ -72,10 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bptt.errors import BpttError
 
         parser = build_parser()
+        args = parser.parse_args(argv)
     if signals.received:
         print("bptt: interrupted", file=sys.stderr)
         return 130
-    args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

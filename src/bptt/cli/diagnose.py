@@ -17,7 +17,7 @@ from bptt.model import Model
 from bptt.train.checkpoint import load_checkpoint
 from bptt.train.config import TASKS, Layer, TrainConfig, resolve_config
 from bptt.train.factories import make_task, model_config_for
-from bptt.train.memory import check_fits, step_bytes
+from bptt.train.memory import check_fits, check_model_fits, step_bytes
 from bptt.train.resume import saved_config, saved_model
 from bptt.train.rundir import check_writable
 from bptt.train.tasks import Task
@@ -186,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         models = {}
         for cell in cells:
             model = Model(model_config_for(config.replace(cell=cell), task))
+            check_model_fits(model.config, model.cell, f"A {cell} of H={model.config.hidden_size}")
             models[cell] = (model, model.init(np.random.default_rng(args.seed), dtype=np.float64))
     batches = _batches(task, config, args)
     _check_size(batches, models)

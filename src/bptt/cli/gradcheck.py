@@ -12,6 +12,7 @@ from bptt.cells import CELL_NAMES, make_cell
 from bptt.errors import BpttError
 from bptt.model import ModelConfig
 from bptt.testing import check_model_gradients
+from bptt.train.memory import check_model_fits
 
 EXAMPLES = """examples:
   bptt gradcheck                              every cell, single / stacked / bidirectional / masked
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 num_layers=layers,
                 bidirectional=bidirectional,
             )
+            check_model_fits(config, make_cell(cell), f"A {cell} of H={args.hidden}")
             errors = check_model_gradients(
                 config,
                 seq_len=args.seq_len,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 import numpy as np
@@ -58,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
     vocab = Vocabulary.from_list(vocab)
     prime = default_prime(vocab) if args.prime is None else args.prime
     check_prime(prime, vocab)
-    if args.length < 0:
-        raise BpttError(f"`--length` must be >= 0, got {args.length}.")
-    if not (math.isfinite(args.temperature) and args.temperature > 0):
-        raise BpttError(f"`--temperature` must be a finite number > 0, got {args.temperature}.")
-    # An id (8 bytes) and up to 4 bytes of text per character.
+    # An id (8 bytes) and up to 4 bytes of text per character; generate checks the rest.
     check_fits(12 * args.length, f"Sampling {args.length:,} characters", "lower --length")
     text = generate(
         saved_model(ckpt),

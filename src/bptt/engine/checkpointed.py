@@ -82,7 +82,7 @@ def forward_checkpointed(
         cell, params, xs, carry0, mask, resets: as for ``engine.full.forward``; xs is
             (T, B, D), mask and resets (T, B) booleans, carry0 a carry of (B, H) fields.
         policy: "sqrt" (a carry every ceil(sqrt(T)) steps), an int m >= 1 (the cheapest plan
-            within m slots, ``schedule.hsm_plan``) or a list of positions in [1, T - 1] at
+            within m slots, ``plan.hsm_plan``) or a list of positions in [1, T - 1] at
             which to store the carry.
         outputs: False when the caller reads only the final carry (a readout of the last
             step): hs, the one array of T steps besides xs, is then not kept.

@@ -99,7 +99,7 @@ def windows(T: int, truncation: Truncation | None) -> list[Window]:
 
 
 def schedule(T: int, k1: int, k2: int) -> list[Window]:
-    """``windows(T, truncation(k1, k2))``: the name this function had before 0.2."""
+    """``windows(T, truncation(k1, k2))``, under the name it had before ``windows``."""
     return windows(T, truncation(k1, k2))
 
 

@@ -72,14 +72,22 @@ def unflatten(template: Any, leaves: list[Any]) -> Any:
             return type(node)(*(build(value) for value in node))
         if isinstance(node, tuple | list):
             return type(node)(build(value) for value in node)
-        leaf = next(it)
+        leaf = next(it, None)
+        if leaf is None:
+            raise BpttError(
+                "the checkpoint holds less optimizer state than this optimizer has; resume "
+                "with the optimizer it was trained with."
+            )
         if isinstance(node, np.ndarray):
             return np.asarray(leaf, dtype=node.dtype).reshape(node.shape)
         return type(node)(np.asarray(leaf).item())
 
     rebuilt = build(template)
     if next(it, None) is not None:
-        raise BpttError("the checkpoint holds more optimizer state than this optimizer has.")
+        raise BpttError(
+            "the checkpoint holds more optimizer state than this optimizer has; resume with "
+            "the optimizer it was trained with."
+        )
     return rebuilt
 
 
@@ -284,6 +292,11 @@ def load_checkpoint(path: str | Path, *, best: bool = False) -> Checkpoint:
         raise BpttError(
             f"Checkpoint {path} has a header of type {type(meta).__name__}, not the JSON "
             "object `bptt train` writes; it is not a bptt checkpoint or it was altered."
+        )
+    if not isinstance(meta.get("step"), int):
+        raise BpttError(
+            f"Checkpoint {path} has no step in its header; it was not written by `bptt train` "
+            "or it was altered. Use another checkpoint of the run."
         )
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:

@@ -129,6 +129,17 @@ def training_bytes(config: Any, model_config: ModelConfig, task: Any, cell: Any)
     return int(params + max(training, evaluation))
 
 
+def check_model_fits(config: ModelConfig, cell: Any, what: str, *, itemsize: int = 8) -> None:
+    """Refuse a model whose parameters, their gradients and two more copies (``itemsize``
+    bytes each, float64 for the diagnostics and gradient checks) cannot fit in memory."""
+    count = parameter_count(config, getattr(cell, "num_gates", 1))
+    check_fits(
+        4 * count * itemsize,
+        f"{what} ({_millions(count)} parameters)",
+        "lower --hidden or --layers",
+    )
+
+
 def check_training_fits(config: Any, model_config: ModelConfig, task: Any, cell: Any) -> None:
     """Refuse a training run (a TrainConfig) whose model, window, data, evaluation or sample
     cannot fit in memory, before any of it is allocated."""
@@ -162,6 +173,7 @@ def _millions(count: int) -> str:
 __all__ = [
     "available_bytes",
     "check_fits",
+    "check_model_fits",
     "check_training_fits",
     "format_bytes",
     "training_bytes",

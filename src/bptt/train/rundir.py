@@ -103,12 +103,12 @@ def truncate_metrics(out: Path, step: int) -> None:
     go, so that every step appears once. The file is rewritten atomically.
     """
     path = out / METRICS_FILE
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    steps = [_step_of(line) for line in lines]
-    kept = [line for line, s in zip(lines, steps, strict=True) if s is not None and s <= step]
-    kept.append(json.dumps({"event": "resume", "step": step}))
     tmp = path.with_name(f".{METRICS_FILE}.tmp")
     try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        steps = [_step_of(line) for line in lines]
+        kept = [line for line, s in zip(lines, steps, strict=True) if s is not None and s <= step]
+        kept.append(json.dumps({"event": "resume", "step": step}))
         tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as error:

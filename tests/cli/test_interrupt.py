@@ -144,3 +144,17 @@ def test_a_second_signal_interrupts_at_once():
     assert stop.requested
     with pytest.raises(KeyboardInterrupt):
         stop.handle(signal.SIGTERM, None)
+
+
+def test_a_second_process_on_the_same_run_is_refused(tmp_path, text_file, capsys):
+    out = tmp_path / "run"
+    proc = _start(out, text_file)
+    try:
+        assert main(["train", "--resume", str(out), "--steps", "2000000"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Another `bptt train` process is writing" in err
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    step = load_checkpoint(out).meta["step"]
+    assert main(["train", "--resume", str(out), "--steps", str(step + 1)]) == 0  # lock gone

@@ -11,11 +11,12 @@ dropped from metrics.jsonl and a {"event": "resume"} record marks the point.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bptt.errors import BpttError, BpttPermissionError, BpttStorageError
 from bptt.train.checkpoint import list_checkpoints, run_of
@@ -78,6 +79,30 @@ def append_metrics(out: Path, record: dict[str, Any]) -> None:
         raise BpttStorageError(
             f"Could not write {out / METRICS_FILE} ({error.strerror or error})"
         ) from None
+
+
+LOCK_FILE = ".lock"
+
+
+def lock_run(out: Path) -> IO[str]:
+    """Hold ``out``/.lock for as long as the returned file stays open: a second process
+    writing the same run directory (a job restarted while the first still runs) is refused,
+    before it truncates metrics or writes checkpoints. The operating system lets go of the
+    lock when the holder ends, however it ends."""
+    path = out / LOCK_FILE
+    try:
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held for the run's life)
+    except OSError as error:
+        raise BpttStorageError(f"Could not open {path} ({error.strerror or error})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BpttError(
+            f"Another `bptt train` process is writing {out} (it holds {path}); wait for it "
+            f"to end or stop it, then resume with: bptt train --resume {out}"
+        ) from None
+    return handle
 
 
 CONFIG_FILE = "config.toml"

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import numpy as np
 
@@ -57,6 +57,7 @@ from bptt.train.rundir import (
     append_metrics,
     check_output_directory,
     check_writable,
+    lock_run,
     truncate_metrics,
     write_config,
 )
@@ -120,6 +121,7 @@ class Trainer:
         self.evals_since_best = 0
         self.last_eval: tuple[int, dict] = (-1, {})
         self.resumed = resume is not None
+        self._lock: IO[str] | None = None  # the run directory's lock while fit runs
         if resume is None:
             self.state = init_state(self.model, self.optimizer, config.seed)
             self.run_id = new_run_id()
@@ -233,6 +235,7 @@ class Trainer:
             raise BpttStorageError(
                 f"Could not create {self.out} ({error.strerror or error}); choose another --out."
             ) from None
+        self._lock = lock_run(self.out)  # released when the run ends (``_fit``)
         remove_temporaries(self.checkpoints)  # left by a writer killed mid-checkpoint
         write_config(self.out, self.config)
         if self.resumed:
@@ -303,6 +306,14 @@ class Trainer:
             return self._fit()
 
     def _fit(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        finally:
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
+
+    def _run(self) -> dict[str, Any]:
         cfg = self.config
         self._start()
         t0 = time.perf_counter()

@@ -35,7 +35,7 @@ def test_an_observer_cuts_every_step():
 
 
 @pytest.mark.parametrize("name", list(CELLS))
-def test_kernels_are_looked_up_by_exact_type(name, monkeypatch):
+def test_kernels_are_looked_up_by_exact_type(name):
     cell = CELLS[name]
     kinds = {"rnn": RNNKernel, "relu": RNNKernel, "lstm": LSTMKernel, "gru": GRUKernel}
     assert type(kernel_for(cell, np.float64)) is kinds[name]

@@ -12,7 +12,7 @@ from bptt.kernels.lstm import LSTMKernel
 from bptt.kernels.rnn import RNNKernel
 
 
-def test_runs_cut_before_restarts_and_where_the_padded_set_changes():
+def test_runs_cut_before_restarts_and_around_every_padded_step():
     assert find_runs(5, None, None).bounds == [(0, 5)]
     resets = np.zeros((6, 2), dtype=bool)
     resets[[0, 3], 0] = True
@@ -27,6 +27,9 @@ def test_runs_cut_before_restarts_and_where_the_padded_set_changes():
     assert sorted(runs.padded) == [2, 3, 4, 5]
     np.testing.assert_array_equal(runs.padded[4], [True, True])
     np.testing.assert_array_equal(runs.padded[2], [False, True])
+    # A long padding is one run per step: each starts from the kept carry.
+    tail = np.arange(7)[:, None] < np.array([7, 3])[None, :]
+    assert find_runs(7, tail, None).bounds == [(0, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
 
 
 def test_an_observer_cuts_every_step():

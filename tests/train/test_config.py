@@ -122,3 +122,10 @@ def test_synthetic_tasks_default_to_full_bptt_with_the_settings_that_learned_the
     assert (config.cell, config.learning_rate) == (
         ("gru", 3e-3) if task == "temporal" else ("lstm", 1e-3)
     )
+
+
+def test_format_config_escapes_strings_so_the_file_reads_back(tmp_path):
+    config = resolve_config({"task": "adding", "out": 'runs\\new "one"'})
+    path = tmp_path / "config.toml"
+    path.write_text(format_config(config) + "\n", encoding="utf-8")
+    assert resolve_config(load_toml(path)) == config

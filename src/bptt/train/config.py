@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import re
 import tomllib
@@ -512,7 +513,7 @@ def format_config(config: TrainConfig, *, every_setting: bool = False) -> str:
         if value is None or key in ignored:
             continue
         text = (
-            f'"{value}"'
+            json.dumps(value, ensure_ascii=False)  # a TOML basic string: \ and " escaped
             if isinstance(value, str)
             else repr(value).lower()
             if isinstance(value, bool)

@@ -2,7 +2,8 @@
 
 ``BPTT_TEST_FAULT="<what>:<rank>:<call>"``: at its <call>-th ``step_forward`` in process
 <rank> (the launcher's PMI_RANK), the cell does <what>: "term" sends SIGTERM to its own
-process, "kill" SIGKILL, "raise" raises RuntimeError. Without the variable it is RNNCell.
+process, "term2" sends it twice, "kill" SIGKILL, "raise" raises RuntimeError. Without the
+variable it is RNNCell.
 """
 
 from __future__ import annotations
@@ -26,5 +27,8 @@ class FaultyRNN(RNNCell):
             if os.environ.get("PMI_RANK") == rank and _calls[0] == int(call):
                 if what == "raise":
                     raise RuntimeError(f"injected failure at call {call}")
+                if what == "term2":
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    what = "term"
                 os.kill(os.getpid(), {"term": signal.SIGTERM, "kill": signal.SIGKILL}[what])
         return super().step_forward(params, xp_t, carry)

@@ -8,7 +8,8 @@
   Every process's state stays bitwise identical; the sharded validation loss matches.
 - SIGTERM to one process: every process stops after the same window with one checkpoint and
   exit 130; resuming with W = 2 is bit for bit, with W = 3 and W = 1 exact to rounding.
-- A process killed outright, or one raising an error, ends the run within seconds.
+- A process killed outright, one raising an error, or a second signal ends the run within
+  seconds; W = 3 processes over B = 2 streams (one process without a column) train as one.
 
 The tests need mpiexec and mpi4py (``pip install 'bptt[mpi]'``); without them they are
 skipped, unless BPTT_REQUIRE_MPI=1 (set by CI), which makes them fail.
@@ -77,6 +78,7 @@ CASES = {
     "padded": {"task": "temporal", "seq_len": 10, "cell": "gru", "batch_size": 7},
     "checkpointed": {"task": "copy", "seq_len": 5, "batch_size": 6, "memory_budget": "sqrt"},
     "dropout": {"task": "text", "batch_size": 6, "bptt": 6, "num_layers": 2, "dropout": 0.3},
+    "empty-shard": {"task": "text", "batch_size": 2, "k1": 5, "k2": 8},  # W = 3 > B = 2
 }
 
 
@@ -203,7 +205,7 @@ def test_sigterm_to_one_process_stops_all_with_one_checkpoint_and_resumes_exactl
     _same_checkpoint(load_checkpoint(tmp_path / "split-w1"), straight, exact=False)
 
 
-@pytest.mark.parametrize("fault", ["kill", "raise"])
+@pytest.mark.parametrize("fault", ["kill", "raise", "term2"])
 def test_a_failing_process_ends_every_process_within_seconds(tmp_path, text_file, fault):
     out = tmp_path / "run"
     done, seconds = _train(2, out, text_file, BPTT_TEST_FAULT=f"{fault}:1:60", timeout=60)
@@ -211,6 +213,8 @@ def test_a_failing_process_ends_every_process_within_seconds(tmp_path, text_file
     assert seconds < 30, f"the run took {seconds:.0f} s to end"
     if fault == "raise":
         assert "RuntimeError: injected failure at call 60; ending every process" in done.stderr
+    if fault == "term2":  # a second signal: every process ends at once, exit 130
+        assert done.returncode == 130 and "second interrupt" in done.stderr
     for path in list_checkpoints(out / "checkpoints"):
         load_checkpoint(path)  # every checkpoint written is whole
 

@@ -9,6 +9,11 @@
                                                    updates; full BPTT stops at 0.12 nats)
     python experiments/acceptance.py summary       the table of every result recorded so far
 
+The seeds (and cells, settings) of an experiment are the runs of a sweep
+(``bptt.train.sweep.run_sweep``): one after another in one process, or several at a time
+under MPI, ``mpiexec -n 3 python experiments/acceptance.py adding`` (one run per process;
+``--procs-per-run 2`` trains each run data-parallel over 2 processes, exactly as one).
+
 Each run appends one JSON line to experiments/results/<experiment>.jsonl (the config, the
 figures, the wall time and the machine), so runs can be spread over several sessions.
 """
@@ -31,8 +36,10 @@ from bptt.data.ngram import fit_ngram, ngram_nll, tune_alpha
 from bptt.data.synthetic import ADDING_BASELINE_MSE, copy_baseline
 from bptt.train.checkpoint import list_checkpoints, load_checkpoint
 from bptt.train.config import resolve_config
+from bptt.train.distributed import World
 from bptt.train.evaluate import evaluate
 from bptt.train.resume import resume_config
+from bptt.train.sweep import SweepRun, run_sweep
 from bptt.train.trainer import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,21 +59,35 @@ def _record(experiment: str, row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-def _train(settings: dict) -> tuple[Trainer, float]:
+def _train(settings: dict, world: World | None = None) -> tuple[Trainer, float]:
     """Train, or continue a run found in the output directory (resuming is bit for bit, so a
-    run extended to more updates equals a run made with that many from the start)."""
+    run extended to more updates equals a run made with that many from the start), alone or
+    data-parallel in ``world``."""
     config = resolve_config(settings)
     ckpt = None
     if list_checkpoints(Path(config.out) / "checkpoints"):
         ckpt = load_checkpoint(config.out)
         config = resume_config(ckpt, {"steps": config.steps, "checkpoint_every": config.steps})
-    trainer = Trainer(config, resume=ckpt, stream=sys.stderr)
+    trainer = Trainer(config, resume=ckpt, stream=sys.stderr, world=world)
     t0 = time.perf_counter()
     trainer.fit()
     return trainer, time.perf_counter() - t0
 
 
-def adding(seeds: tuple[int, ...], cells: list[str], work: Path) -> None:
+def _sweep(runs: list[SweepRun], work, procs_per_run: int) -> list[dict] | None:
+    """Each run's row, recorded by the first process of its group; None off process 0."""
+
+    def one(run: SweepRun, world: World | None) -> dict:
+        row = work(run, world)
+        if world is None or world.rank == 0:
+            _record(run.name.split("-")[0], row)
+        return row
+
+    return run_sweep(runs, one, procs_per_run=procs_per_run)
+
+
+def adding(seeds: tuple[int, ...], cells: list[str], work: Path, procs_per_run: int = 1) -> None:
+    runs = []
     for cell in cells:
         for seed in seeds:
             settings = dict(
@@ -88,25 +109,29 @@ def adding(seeds: tuple[int, ...], cells: list[str], work: Path) -> None:
                 seed=seed,
                 out=str(work / f"adding-{cell}-{seed}"),
             )
-            trainer, seconds = _train(settings)
-            test_config = trainer.config.replace(eval_sequences=10_000)
-            test = evaluate(trainer.model, trainer.state.params, trainer.task, test_config, "test")
-            _record(
-                "adding",
-                {
-                    "cell": cell,
-                    "seed": seed,
-                    "updates": trainer.state.step,
-                    "test_mse": test["mse"],
-                    "baseline_mse": ADDING_BASELINE_MSE,
-                    "passes": test["mse"] <= 0.01 if cell != "rnn" else test["mse"] > 0.01,
-                    "seconds": seconds,
-                    "settings": settings,
-                },
-            )
+            runs.append(SweepRun(f"adding-{cell}-{seed}", {"cell": cell, "seed": seed}, settings))
+
+    def one(run: SweepRun, world: World | None) -> dict:
+        trainer, seconds = _train(run.settings, world)
+        test_config = trainer.config.replace(eval_sequences=10_000)
+        params = trainer.state.params
+        test = evaluate(trainer.model, params, trainer.task, test_config, "test", shard=world)
+        cell = run.values["cell"]
+        return {
+            **run.values,
+            "updates": trainer.state.step,
+            "test_mse": test["mse"],
+            "baseline_mse": ADDING_BASELINE_MSE,
+            "passes": test["mse"] <= 0.01 if cell != "rnn" else test["mse"] > 0.01,
+            "seconds": seconds,
+            "settings": run.settings,
+        }
+
+    _sweep(runs, one, procs_per_run)
 
 
-def shakespeare(seeds: tuple[int, ...], work: Path) -> None:
+def shakespeare(seeds: tuple[int, ...], work: Path, procs_per_run: int = 1) -> None:
+    runs = []
     for carry in (True, False):
         for seed in seeds:
             settings = dict(
@@ -128,19 +153,22 @@ def shakespeare(seeds: tuple[int, ...], work: Path) -> None:
                 seed=seed,
                 out=str(work / f"shakespeare-{'carry' if carry else 'reset'}-{seed}"),
             )
-            trainer, seconds = _train(settings)
-            valid = trainer.evaluate("valid")
-            _record(
-                "shakespeare",
-                {
-                    "carry": carry,
-                    "seed": seed,
-                    "valid_nats": valid["loss"],
-                    "valid_bpc": valid["bpc"],
-                    "seconds": seconds,
-                    "settings": settings,
-                },
-            )
+            name = f"shakespeare-{'carry' if carry else 'reset'}-{seed}"
+            runs.append(SweepRun(name, {"carry": carry, "seed": seed}, settings))
+
+    def one(run: SweepRun, world: World | None) -> dict:
+        trainer, seconds = _train(run.settings, world)
+        valid = trainer.evaluate("valid")
+        return {
+            **run.values,
+            "valid_nats": valid["loss"],
+            "valid_bpc": valid["bpc"],
+            "seconds": seconds,
+            "settings": run.settings,
+        }
+
+    if _sweep(runs, one, procs_per_run) is None:
+        return  # the n-gram baseline is process 0's
     task = Trainer(resolve_config({"out": str(work / "ngram")}), stream=io.StringIO()).task
     alphas = (1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
     alpha, valid_nats = tune_alpha(
@@ -159,7 +187,8 @@ def shakespeare(seeds: tuple[int, ...], work: Path) -> None:
     )
 
 
-def copy(seeds: tuple[int, ...], ks: tuple[int, ...], work: Path) -> None:
+def copy(seeds: tuple[int, ...], ks: tuple[int, ...], work: Path, procs_per_run: int = 1) -> None:
+    runs = []
     for k in ks:
         for seed in seeds:
             settings = dict(
@@ -182,25 +211,29 @@ def copy(seeds: tuple[int, ...], ks: tuple[int, ...], work: Path) -> None:
                 out=str(work / f"copy-k{k}-{seed}"),
                 stop_at=0.12 if k == 0 else None,
             )
-            trainer, seconds = _train(settings)
-            test_config = trainer.config.replace(eval_sequences=2000)
-            test = evaluate(trainer.model, trainer.state.params, trainer.task, test_config, "test")
-            baseline = copy_baseline(50)
-            ratio = test["nats"] / baseline
-            _record(
-                "copy",
-                {
-                    "bptt": "full" if k == 0 else f"({k}, {k})",
-                    "seed": seed,
-                    "updates": trainer.state.step,
-                    "test_nats": test["nats"],
-                    "baseline_nats": baseline,
-                    "ratio": ratio,
-                    "passes": ratio <= 0.5 if k == 0 else ratio >= 0.95,
-                    "seconds": seconds,
-                    "settings": settings,
-                },
-            )
+            runs.append(SweepRun(f"copy-k{k}-{seed}", {"k": k, "seed": seed}, settings))
+
+    def one(run: SweepRun, world: World | None) -> dict:
+        trainer, seconds = _train(run.settings, world)
+        test_config = trainer.config.replace(eval_sequences=2000)
+        params = trainer.state.params
+        test = evaluate(trainer.model, params, trainer.task, test_config, "test", shard=world)
+        baseline = copy_baseline(50)
+        ratio = test["nats"] / baseline
+        k = run.values["k"]
+        return {
+            "bptt": "full" if k == 0 else f"({k}, {k})",
+            "seed": run.values["seed"],
+            "updates": trainer.state.step,
+            "test_nats": test["nats"],
+            "baseline_nats": baseline,
+            "ratio": ratio,
+            "passes": ratio <= 0.5 if k == 0 else ratio >= 0.95,
+            "seconds": seconds,
+            "settings": run.settings,
+        }
+
+    _sweep(runs, one, procs_per_run)
 
 
 def _rows(name: str) -> list[dict]:
@@ -247,15 +280,18 @@ def main() -> None:
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     parser.add_argument("--ks", type=int, nargs="+", default=[0, 10], help="copy: 0 = full")
     parser.add_argument("--work", default="runs/acceptance", help="where runs are written")
+    parser.add_argument(
+        "--procs-per-run", type=int, default=1, help="under mpiexec: processes per run (1)"
+    )
     args = parser.parse_args()
     np.seterr(all="ignore")  # training reports non-finite updates itself
-    work, seeds = Path(args.work), tuple(args.seeds)
+    work, seeds, procs = Path(args.work), tuple(args.seeds), args.procs_per_run
     if args.experiment == "adding":
-        adding(seeds, args.cells, work)
+        adding(seeds, args.cells, work, procs)
     elif args.experiment == "shakespeare":
-        shakespeare(seeds, work)
+        shakespeare(seeds, work, procs)
     elif args.experiment == "copy":
-        copy(seeds, tuple(args.ks), work)
+        copy(seeds, tuple(args.ks), work, procs)
     else:
         print(summary())
 

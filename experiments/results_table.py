@@ -5,6 +5,8 @@
                                                              then write docs/results.md + plots
     python experiments/results_table.py --table-only         rewrite docs/ from recorded runs
     nice python experiments/results_table.py --tasks co2 sunspots --seeds 0 1 2
+    mpiexec -n 2 python experiments/results_table.py         two runs at a time (one process
+                                                             each; bptt.train.sweep)
 
 Each run appends one JSON line to experiments/results/real_tasks.jsonl (settings, validation
 and test figures, the forecasts, the learning curve, wall time, machine); the table uses the
@@ -31,6 +33,7 @@ import numpy as np
 
 from bptt.data.timeseries import seasonal_naive
 from bptt.train.config import Layer, TrainConfig, merge_truncation, resolve_config
+from bptt.train.distributed import World
 from bptt.train.real_tasks import (
     CLASSIFICATION_TASKS,
     DEFAULTS,
@@ -40,6 +43,7 @@ from bptt.train.real_tasks import (
     majority_rate,
     real_task,
 )
+from bptt.train.sweep import SweepRun, run_sweep
 from bptt.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,14 +109,16 @@ def settings_text(s: dict[str, Any]) -> str:
 
 
 # -- running ------------------------------------------------------------------------------------
-def run_one(name: str, seed: int, work: Path) -> dict[str, Any]:
-    """Train ``name`` with its DEFAULTS and ``seed``; return the record of the run."""
+def run_one(name: str, seed: int, work: Path, world: World | None = None) -> dict[str, Any]:
+    """Train ``name`` with its DEFAULTS and ``seed`` (alone, or data-parallel in ``world``);
+    return the record of the run."""
     out = work / f"{name.replace(':', '-')}-{seed}"
-    shutil.rmtree(out, ignore_errors=True)  # metrics.jsonl is appended to: start clean
+    if world is None or world.rank == 0:
+        shutil.rmtree(out, ignore_errors=True)  # metrics.jsonl is appended to: start clean
     settings = {**DEFAULTS[name], "task": name, "seed": seed, "out": str(out)}
     settings["sample_length"] = 0
     config = resolve_config(settings)
-    trainer = Trainer(config, stream=sys.stderr)
+    trainer = Trainer(config, stream=sys.stderr, world=world)
     t0 = time.perf_counter()
     trainer.fit()
     seconds = time.perf_counter() - t0
@@ -475,12 +481,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--work", default="runs/results", help="where run directories go")
     parser.add_argument("--table-only", action="store_true", help="only rewrite docs/")
+    parser.add_argument(
+        "--procs-per-run", type=int, default=1, help="under mpiexec: processes per run (1)"
+    )
     args = parser.parse_args()
     np.seterr(all="ignore")  # training reports non-finite updates itself
     if not args.table_only:
-        for name in args.tasks:
-            for seed in args.seeds:
-                row = run_one(name, seed, Path(args.work))
+        runs = [
+            SweepRun(f"{name}-{seed}", {"task": name, "seed": seed}, {})
+            for name in args.tasks
+            for seed in args.seeds
+        ]
+
+        def one(run: SweepRun, world: World | None) -> dict[str, Any]:
+            name, seed = run.values["task"], run.values["seed"]
+            row = run_one(name, seed, Path(args.work), world)
+            if world is None or world.rank == 0:
                 record(row)
                 figure = row["test"][row["metric"]]
                 print(
@@ -488,6 +504,10 @@ def main() -> None:
                     f"{row['seconds']:.0f} s",
                     flush=True,
                 )
+            return row
+
+        if run_sweep(runs, one, procs_per_run=args.procs_per_run) is None:
+            return  # process 0 writes the tables
     print(f"wrote {write_docs()}")
 
 

@@ -194,6 +194,7 @@ def test_sigterm_to_one_process_stops_all_with_one_checkpoint_and_resumes_exactl
         "--steps", "16",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert done.stderr.count("was written by 2 process(es) and 3 go on") == 1
     _same_checkpoint(load_checkpoint(tmp_path / "split-w3"), straight, exact=False)
 
     sys.path.insert(0, str(HERE))

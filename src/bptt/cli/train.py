@@ -251,6 +251,14 @@ def _setup(args: argparse.Namespace, world: World | None) -> tuple[TrainConfig, 
             raise BpttError("--config and --resume do not mix: a resumed run keeps its config.")
         ckpt = load_checkpoint(args.resume)
         config = resume_config(ckpt, dict(command_line.values))
+        saved, now = int(ckpt.meta.get("world_size", 1)), 1 if world is None else world.size
+        if root and saved != now:  # the checkpoint holds every stream: re-sharded, exact
+            print(
+                f"bptt train: {ckpt.path} was written by {saved} process(es) and {now} go on: "
+                "the streams are re-sharded; the run continues exactly, to the rounding of "
+                "another order of summation (bit for bit only with the same number).",
+                file=sys.stderr,
+            )
         step = int(ckpt.meta.get("step", 0))
         if config.steps <= step:
             if root:

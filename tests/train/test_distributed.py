@@ -3,9 +3,10 @@
 - W = 2 and 3 processes with B/W columns each end 20 updates with the parameters of one
   process with B columns, in float64 within 1e-12 relative (measured about 2e-16), for a text
   stream with BPTT(5, 8) and global-norm clipping that clips, a padded classification (the
-  loss at each sequence's last step, shards of 3 and 4 sequences), checkpointed BPTT and
-  dropout; in float32 within the float32 rounding of one process (its distance to float64).
-  Every process's state stays bitwise identical; the sharded validation loss matches.
+  loss at each sequence's last step, shards of 3 and 4 sequences), JapaneseVowels with the
+  readout at each sequence's last real step, checkpointed BPTT and dropout; in float32
+  within the float32 rounding of one process (its distance to float64). Every process's
+  state stays bitwise identical; the sharded validation loss matches.
 - SIGTERM to one process: every process stops after the same window with one checkpoint and
   exit 130; resuming with W = 2 is bit for bit, with W = 3 and W = 1 exact to rounding.
 - A process killed outright, one raising an error, or a second signal ends the run within
@@ -79,6 +80,8 @@ CASES = {
     "checkpointed": {"task": "copy", "seq_len": 5, "batch_size": 6, "memory_budget": "sqrt"},
     "dropout": {"task": "text", "batch_size": 6, "bptt": 6, "num_layers": 2, "dropout": 0.3},
     "empty-shard": {"task": "text", "batch_size": 2, "k1": 5, "k2": 8},  # W = 3 > B = 2
+    # Real padded sequences (lengths 7 to 26) read at their last real step by the readout.
+    "last-step-readout": {"task": "ucr:JapaneseVowels", "batch_size": 7, "readout": "last"},
 }
 
 

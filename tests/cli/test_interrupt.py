@@ -112,6 +112,22 @@ def test_a_signal_soon_after_the_start_is_one_line_and_exit_130(tmp_path, sig):
     assert "Traceback" not in err and "interrupted" in err.splitlines()[-1]
 
 
+def test_interrupted_before_the_first_checkpoint_claims_none(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the trainer starts (before step 0 is saved): the line says nothing can be
+    resumed rather than pointing at a checkpoint that was never written."""
+    from bptt.train.trainer import Trainer
+
+    def interrupted_start(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_start", interrupted_start)
+    out = tmp_path / "run"
+    assert main(["train", "--task", "adding", "--seq-len", "10", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "before the first checkpoint; nothing to resume" in err
+    assert "--resume" not in err and not list_checkpoints(out / "checkpoints")
+
+
 def test_version_and_python_dash_m(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])

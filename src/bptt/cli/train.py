@@ -15,7 +15,7 @@ from bptt.errors import BpttError
 from bptt.generate import generate
 from bptt.model import READOUTS
 from bptt.optim import OPTIMIZERS
-from bptt.train.checkpoint import load_checkpoint
+from bptt.train.checkpoint import list_checkpoints, load_checkpoint
 from bptt.train.config import (
     LR_SCHEDULES,
     TASKS,
@@ -296,11 +296,7 @@ def _run(args: argparse.Namespace, world: World | None) -> int:
         summary = trainer.fit()
     except KeyboardInterrupt:
         if root:
-            print(
-                f"bptt train: interrupted at step {trainer.state.step}; checkpoint saved in "
-                f"{trainer.checkpoints}. Resume with: bptt train --resume {config.out}",
-                file=sys.stderr,
-            )
+            print(_interrupted(trainer, config.out), file=sys.stderr)
         return 130
     except TrainingDivergedError as error:
         if root:
@@ -328,3 +324,17 @@ def _run(args: argparse.Namespace, world: World | None) -> int:
         )
         print("sample:\n" + text)
     return 0
+
+
+def _interrupted(trainer: Trainer, out: str) -> str:
+    """The line for an interrupted run: where it can resume from, if anywhere."""
+    saved = list_checkpoints(trainer.checkpoints)
+    if not saved:  # interrupted while starting, before the first checkpoint
+        return (
+            f"bptt train: interrupted before the first checkpoint; nothing to resume in {out}. "
+            "Run the same command again to start over."
+        )
+    return (
+        f"bptt train: interrupted at step {trainer.state.step}; newest checkpoint "
+        f"{saved[-1]}. Resume with: bptt train --resume {out}"
+    )
